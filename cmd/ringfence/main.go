@@ -1,0 +1,80 @@
+// Command ringfence is the phone-number layer of an AI assistant product:
+// verification, protection of numbers, and the phone line, in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "ringfence:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitCode is 2 for usage errors and 1 otherwise.
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `ringfence: the phone-number layer of an AI assistant product
+
+Usage:
+  ringfence serve    [-config file]   run the service (defaults need no configuration)
+  ringfence migrate  [-config file]   apply database migrations and exit
+  ringfence keys create -name NAME -role app|staff|admin
+                                      create an API key and print it once
+  ringfence keys list                 list API keys
+  ringfence keys revoke ID            revoke an API key
+  ringfence config   [-config file]   print the effective configuration, secrets redacted
+  ringfence version                   print the version
+
+The configuration file can also be named by RINGFENCE_CONFIG; every setting has
+a RINGFENCE_* environment variable derived from its YAML path.
+`
+
+// run dispatches a subcommand. getenv is the process environment.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr, getenv)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr, getenv)
+	case "keys":
+		return runKeys(ctx, args[1:], stdout, stderr, getenv)
+	case "config":
+		return runConfig(args[1:], stdout, stderr, getenv)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "ringfence", version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"gopkg.in/yaml.v3"
+
+	"github.com/ringfence/ringfence/internal/api"
+	"github.com/ringfence/ringfence/internal/apikey"
+	"github.com/ringfence/ringfence/internal/config"
+	"github.com/ringfence/ringfence/internal/console"
+	"github.com/ringfence/ringfence/internal/sms"
+	"github.com/ringfence/ringfence/internal/sms/devinbox"
+	"github.com/ringfence/ringfence/internal/sms/twilio"
+	"github.com/ringfence/ringfence/internal/sms/webhook"
+	"github.com/ringfence/ringfence/internal/store"
+	"github.com/ringfence/ringfence/internal/vault"
+	"github.com/ringfence/ringfence/internal/verify"
+)
+
+func printYAML(w io.Writer, v any) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// Main is the running service, wired by hand. End-to-end tests build one on
+// 127.0.0.1:0 with NewMain, Open, Run and Close.
+type Main struct {
+	Config config.Config
+	Getenv func(string) string
+	Log    *slog.Logger
+	Stdout io.Writer
+
+	Keys       *vault.Keyring
+	DB         *store.DB
+	Sender     sms.Sender
+	DevInbox   *devinbox.Inbox
+	Verify     *verify.Service
+	Dispatcher *verify.Dispatcher
+	DevKey     string // the dev API key, when the dev sender is on
+
+	ln     net.Listener
+	server *http.Server
+}
+
+// NewMain returns a Main for a configuration.
+func NewMain(cfg config.Config, getenv func(string) string, log *slog.Logger, stdout io.Writer) *Main {
+	return &Main{Config: cfg, Getenv: getenv, Log: log, Stdout: stdout}
+}
+
+// URL is where the HTTP server listens, once Open has returned.
+func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
+
+// Open prepares everything the service needs and starts listening.
+func (m *Main) Open(ctx context.Context) error {
+	cfg := m.Config
+	keys, db, err := openData(ctx, cfg, m.Log, m.Getenv)
+	if err != nil {
+		return err
+	}
+	m.Keys, m.DB = keys, db
+
+	channels, err := m.openSender()
+	if err != nil {
+		return err
+	}
+	vc := verify.Config{
+		CodeLength:     cfg.Verify.CodeLength,
+		Lifetime:       cfg.Verify.Lifetime,
+		MaxChecks:      cfg.Verify.MaxChecks,
+		MaxSends:       cfg.Verify.MaxSends,
+		ResendCooldown: cfg.Verify.ResendCooldown,
+		SendsPerHour:   cfg.Verify.SendsPerHour,
+		SendsPerDay:    cfg.Verify.SendsPerDay,
+		IPSendsPerHour: cfg.Verify.IPSendsPerHour,
+		AllowVoIP:      cfg.Verify.AllowVoIP,
+		Countries:      cfg.Verify.Countries,
+		DefaultCountry: cfg.Verify.DefaultCountry,
+		Channels:       channels,
+	}
+	m.Verify = verify.NewService(vc, db, keys, nil, m.Log)
+	m.Dispatcher = verify.NewDispatcher(m.Verify, m.Sender, verify.DispatchConfig{
+		Workers:     cfg.SMS.Workers,
+		SendTimeout: cfg.SMS.SendTimeout,
+		AppName:     cfg.Verify.AppName,
+		WebOTP:      cfg.Verify.WebOTPDomain,
+	})
+
+	if m.DevInbox != nil {
+		if m.DevKey, err = m.devKey(ctx); err != nil {
+			return err
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	apiSrv, err := api.New(api.Config{
+		Verify:       m.Verify,
+		Keys:         db,
+		BootstrapKey: cfg.BootstrapAPIKey,
+		DevInbox:     m.DevInbox,
+		Registry:     reg,
+		Ready:        db.Ping,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Logger:       m.Log,
+	})
+	if err != nil {
+		return err
+	}
+	m.Dispatcher.OnSend = apiSrv.ObserveSend
+	pages, err := console.New(console.Config{Verify: m.Verify, DevInbox: m.DevInbox, Demo: cfg.DemoEnabled(), Logger: m.Log})
+	if err != nil {
+		return err
+	}
+	apiH := apiSrv.Handler()
+	root := http.NewServeMux()
+	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json"} {
+		root.Handle(p, apiH)
+	}
+	root.Handle("/", pages.Handler())
+
+	m.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	m.server = &http.Server{
+		Handler:           root,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// openSender builds the configured sender and says which channels it can carry.
+func (m *Main) openSender() ([]verify.Channel, error) {
+	cfg := m.Config.SMS
+	switch cfg.Provider {
+	case "twilio":
+		s, err := twilio.New(twilio.Config{
+			AccountSID:          cfg.Twilio.AccountSID,
+			AuthToken:           cfg.Twilio.AuthToken,
+			From:                cfg.Twilio.From,
+			MessagingServiceSID: cfg.Twilio.MessagingServiceSID,
+			BaseURL:             cfg.Twilio.BaseURL,
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.Sender = s
+		return []verify.Channel{verify.ChannelSMS, verify.ChannelWhatsApp}, nil
+	case "webhook":
+		s, err := webhook.New(webhook.Config{URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret})
+		if err != nil {
+			return nil, err
+		}
+		m.Sender = s
+		return []verify.Channel{verify.ChannelSMS, verify.ChannelWhatsApp, verify.ChannelCall}, nil
+	default:
+		m.DevInbox = devinbox.New(1000)
+		m.Sender = m.DevInbox
+		return []verify.Channel{verify.ChannelSMS, verify.ChannelWhatsApp, verify.ChannelCall}, nil
+	}
+}
+
+// devKey returns the development API key kept in the data folder, creating it
+// on first start. It exists only while the dev sender is on.
+func (m *Main) devKey(ctx context.Context) (string, error) {
+	path := filepath.Join(m.Config.DataDir, "dev-api-key")
+	if b, err := os.ReadFile(path); err == nil {
+		secret := strings.TrimSpace(string(b))
+		if _, err := m.DB.APIKeyByHash(ctx, apikey.Hash(secret)); err == nil {
+			return secret, nil
+		}
+	}
+	secret, err := createKey(ctx, m.DB, "dev", apikey.RoleApp)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write dev key: %w", err)
+	}
+	return secret, nil
+}
+
+// Run serves until ctx ends, then drains requests and sends in flight.
+func (m *Main) Run(ctx context.Context) error {
+	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = m.Dispatcher.Run(dctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- m.server.Serve(m.ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	m.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), m.Config.HTTP.ShutdownTimeout)
+	defer cancel()
+	if serr := m.server.Shutdown(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	stopDispatch()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close releases the database.
+func (m *Main) Close() error {
+	if m.ln != nil {
+		m.ln.Close()
+	}
+	if m.DB != nil {
+		return m.DB.Close()
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	m := NewMain(cfg, getenv, log, stdout)
+	defer m.Close()
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	url := m.URL()
+	log.Info("ringfence listening", "url", url, "db", m.DB.Dialect(), "sender", m.Sender.Name(), "version", version)
+	fmt.Fprintf(stdout, "ringfence %s listening on %s\n", version, url)
+	if m.DevInbox != nil {
+		fmt.Fprintf(stdout, "dev sender on: codes go to %s/dev/inbox (never to a phone)\n", url)
+		fmt.Fprintf(stdout, "dev API key: %s\n", m.DevKey)
+		if host, _, _ := net.SplitHostPort(m.ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
+			log.Warn("the dev sender shows codes on a page reachable beyond this machine; choose a real sms.provider before exposing the service")
+		}
+	}
+	if cfg.DemoEnabled() {
+		fmt.Fprintf(stdout, "demo sign-up: %s/\n", url)
+	}
+	return m.Run(ctx)
+}

@@ -1,0 +1,169 @@
+package api
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/ringfence/ringfence/internal/apikey"
+	"github.com/ringfence/ringfence/internal/verify"
+)
+
+// handlerFunc is an API handler: it writes a success response or returns an
+// error, which the one serveError turns into the error response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h to http.Handler.
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.serveError(w, r, err)
+		}
+	})
+}
+
+// Errors of the API itself, beside the sentinels of the domain packages.
+var (
+	errInvalidRequest   = errors.New("invalid request")
+	errInvalidJSON      = errors.New("malformed JSON body")
+	errBodyTooLarge     = errors.New("request body too large")
+	errMediaType        = errors.New("request body is not application/json")
+	errUnauthorized     = errors.New("missing or unknown API key")
+	errForbidden        = errors.New("API key role not allowed")
+	errNotFound         = errors.New("no such route")
+	errMethodNotAllowed = errors.New("method not allowed")
+	errNotReady         = errors.New("not ready")
+)
+
+// closedError is verify.ErrClosed with the status of the verification.
+type closedError struct{ status verify.Status }
+
+func (e *closedError) Error() string { return "verification is " + string(e.status) }
+func (e *closedError) Unwrap() error { return verify.ErrClosed }
+
+// The stable error codes of the API; openapi.json lists the same.
+const (
+	codeInvalidRequest        = "invalid_request"
+	codeInvalidJSON           = "invalid_json"
+	codeInvalidPhone          = "invalid_phone"
+	codeUnsupportedNumberType = "unsupported_number_type"
+	codeInvalidCode           = "invalid_code"
+	codeUnauthorized          = "unauthorized"
+	codeForbidden             = "forbidden"
+	codeBlocked               = "blocked"
+	codeNotFound              = "not_found"
+	codeMethodNotAllowed      = "method_not_allowed"
+	codeVerificationClosed    = "verification_closed"
+	codeBodyTooLarge          = "body_too_large"
+	codeUnsupportedMediaType  = "unsupported_media_type"
+	codeIdempotencyMismatch   = "idempotency_mismatch"
+	codeRateLimited           = "rate_limited"
+	codeNotReady              = "not_ready"
+	codeInternal              = "internal"
+)
+
+// errorKind is what a client sees of an error: a status, a stable code and a
+// fixed message that never repeats the request.
+type errorKind struct {
+	status  int
+	code    string
+	message string
+}
+
+// internalError answers every error the table does not know.
+var internalError = errorKind{http.StatusInternalServerError, codeInternal, "internal error"}
+
+// errorTable maps each error the API answers to what the client sees; the
+// first entry that matches wins.
+var errorTable = []struct {
+	match func(error) bool
+	kind  errorKind
+}{
+	{is(verify.ErrInvalidRequest), errorKind{400, codeInvalidRequest, "The request is missing a field or has a field with a bad value."}},
+	{is(errInvalidRequest), errorKind{400, codeInvalidRequest, "The request is missing a field or has a field with a bad value."}},
+	{is(errInvalidJSON), errorKind{400, codeInvalidJSON, "The request body is not a single valid JSON object."}},
+	{is(verify.ErrInvalidPhone), errorKind{400, codeInvalidPhone, "The phone number is not valid."}},
+	{is(verify.ErrNumberType), errorKind{400, codeUnsupportedNumberType, "This type of phone number cannot receive codes on this channel."}},
+	{is(verify.ErrInvalidCode), errorKind{400, codeInvalidCode, "The code does not have the expected format."}},
+	{is(errUnauthorized), errorKind{401, codeUnauthorized, "A valid API key is required."}},
+	{is(errForbidden), errorKind{403, codeForbidden, "This API key may not do this."}},
+	{as[*verify.BlockedError], errorKind{403, codeBlocked, "The request was refused by policy."}},
+	{is(verify.ErrNotFound), errorKind{404, codeNotFound, "Not found."}},
+	{is(apikey.ErrNotFound), errorKind{404, codeNotFound, "Not found."}},
+	{is(errNotFound), errorKind{404, codeNotFound, "Not found."}},
+	{is(errMethodNotAllowed), errorKind{405, codeMethodNotAllowed, "Method not allowed."}},
+	{is(verify.ErrClosed), errorKind{409, codeVerificationClosed, "The verification is no longer pending."}},
+	{is(errBodyTooLarge), errorKind{413, codeBodyTooLarge, "The request body is too large."}},
+	{is(errMediaType), errorKind{415, codeUnsupportedMediaType, "The request body must be application/json."}},
+	{is(verify.ErrIdempotencyMismatch), errorKind{422, codeIdempotencyMismatch, "The Idempotency-Key was already used with a different request."}},
+	{as[*verify.RateLimitError], errorKind{429, codeRateLimited, "Too many requests; retry later."}},
+	{is(errNotReady), errorKind{503, codeNotReady, "The service is not ready."}},
+}
+
+func is(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
+
+func as[T error](err error) bool {
+	var t T
+	return errors.As(err, &t)
+}
+
+// errorResponse is the body of every error response.
+type errorResponse struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Status  string   `json:"status,omitempty"`  // verification_closed: the verification's status
+	Reasons []string `json:"reasons,omitempty"` // blocked: machine-readable reasons
+	Limit   string   `json:"limit,omitempty"`   // rate_limited: the limit that refused
+}
+
+// serveError writes the response for err. Only a 5xx is logged, with the
+// detail the client never sees; the access log names the code of every error.
+func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := internalError
+	for _, e := range errorTable {
+		if e.match(err) {
+			kind = e.kind
+			break
+		}
+	}
+	body := errorDetail{Code: kind.code, Message: kind.message}
+	var (
+		rl      *verify.RateLimitError
+		blocked *verify.BlockedError
+		closed  *closedError
+	)
+	switch {
+	case errors.As(err, &rl):
+		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(rl), 10))
+		body.Limit = rl.Limit
+	case errors.As(err, &blocked):
+		body.Reasons = blocked.Reasons
+	case errors.As(err, &closed):
+		body.Status = string(closed.status)
+	}
+	if kind.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+	}
+	st := stateOf(r.Context())
+	if st != nil {
+		st.errCode = kind.code
+	}
+	if kind.status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", attrRequestID, st.requestID(), attrRoute, st.routeName(), attrErr, err)
+	} else {
+		s.metrics.refusals.WithLabelValues(kind.code).Inc()
+	}
+	writeJSON(w, kind.status, errorResponse{Error: body})
+}
+
+// retryAfterSeconds is RetryAfter in whole seconds, rounded up, at least 1.
+func retryAfterSeconds(e *verify.RateLimitError) int64 {
+	return max(1, int64(math.Ceil(e.RetryAfter.Seconds())))
+}

@@ -1,0 +1,154 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ringfence/ringfence/internal/verify"
+)
+
+// verificationResponse is a verification as the API shows it: the number only masked.
+type verificationResponse struct {
+	ID         string `json:"id"`
+	Status     string `json:"status"`
+	Channel    string `json:"channel"`
+	Purpose    string `json:"purpose"`
+	To         string `json:"to"`
+	Country    string `json:"country"`
+	LineType   string `json:"line_type"`
+	SubjectID  string `json:"subject_id,omitempty"`
+	SendCount  int    `json:"send_count"`
+	CreatedAt  string `json:"created_at"`
+	ExpiresAt  string `json:"expires_at"`
+	ApprovedAt string `json:"approved_at,omitempty"`
+}
+
+func newVerificationResponse(v *verify.Verification) verificationResponse {
+	out := verificationResponse{
+		ID:        v.ID,
+		Status:    string(v.Status),
+		Channel:   string(v.Channel),
+		Purpose:   string(v.Purpose),
+		To:        v.Masked,
+		Country:   v.Country,
+		LineType:  v.LineType,
+		SubjectID: v.SubjectID,
+		SendCount: v.Sends,
+		CreatedAt: timestamp(v.CreatedAt),
+		ExpiresAt: timestamp(v.ExpiresAt),
+	}
+	if !v.ApprovedAt.IsZero() {
+		out.ApprovedAt = timestamp(v.ApprovedAt)
+	}
+	return out
+}
+
+// timestamp formats t in RFC 3339, UTC.
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// startRequest is the body of POST /v1/verifications.
+type startRequest struct {
+	Phone     *string `json:"phone"`
+	Country   string  `json:"country"`
+	Channel   string  `json:"channel"`
+	Purpose   string  `json:"purpose"`
+	SubjectID string  `json:"subject_id"`
+	IP        string  `json:"ip"`
+}
+
+func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error {
+	var req startRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		return err
+	}
+	if req.Phone == nil {
+		return errInvalidRequest
+	}
+	started, err := s.cfg.Verify.Start(r.Context(), verify.StartRequest{
+		Phone:          *req.Phone,
+		Country:        req.Country,
+		Channel:        verify.Channel(req.Channel),
+		Purpose:        verify.Purpose(req.Purpose),
+		SubjectID:      req.SubjectID,
+		IP:             req.IP,
+		IdempotencyKey: r.Header.Get("Idempotency-Key"),
+		Actor:          callerOf(r.Context()).keyID,
+	})
+	if err != nil {
+		return err
+	}
+	if started.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.metrics.started.WithLabelValues(string(started.Channel), string(started.Purpose)).Inc()
+	}
+	writeJSON(w, http.StatusCreated, newVerificationResponse(started.Verification))
+	return nil
+}
+
+func (s *Server) getVerification(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.cfg.Verify.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newVerificationResponse(v))
+	return nil
+}
+
+// checkRequest is the body of POST /v1/verifications/{id}/check.
+type checkRequest struct {
+	Code *string `json:"code"`
+}
+
+func (s *Server) checkVerification(w http.ResponseWriter, r *http.Request) error {
+	var req checkRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		return err
+	}
+	if req.Code == nil {
+		return errInvalidRequest
+	}
+	v, err := s.cfg.Verify.Check(r.Context(), r.PathValue("id"), *req.Code, callerOf(r.Context()).keyID)
+	if errors.Is(err, verify.ErrClosed) {
+		s.metrics.checks.WithLabelValues("closed").Inc()
+	}
+	if err != nil {
+		return closed(v, err)
+	}
+	s.metrics.checks.WithLabelValues(string(v.Status)).Inc()
+	writeJSON(w, http.StatusOK, newVerificationResponse(v))
+	return nil
+}
+
+func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) error {
+	if err := s.decodeBody(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	v, err := s.cfg.Verify.Resend(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return closed(v, err)
+	}
+	writeJSON(w, http.StatusOK, newVerificationResponse(v))
+	return nil
+}
+
+func (s *Server) cancelVerification(w http.ResponseWriter, r *http.Request) error {
+	if err := s.decodeBody(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	v, err := s.cfg.Verify.Cancel(r.Context(), r.PathValue("id"), callerOf(r.Context()).keyID)
+	if err != nil {
+		return closed(v, err)
+	}
+	writeJSON(w, http.StatusOK, newVerificationResponse(v))
+	return nil
+}
+
+// closed adds the verification's status to verify.ErrClosed; other errors pass as they are.
+func closed(v *verify.Verification, err error) error {
+	if v != nil && errors.Is(err, verify.ErrClosed) {
+		return &closedError{status: v.Status}
+	}
+	return err
+}

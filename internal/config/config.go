@@ -1,0 +1,210 @@
+// Package config holds ringfence's settings: defaults, one YAML file and RINGFENCE_* environment overrides.
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// SMS provider names accepted in sms.provider.
+const (
+	ProviderDev     = "dev"     // messages go to the in-memory dev inbox
+	ProviderTwilio  = "twilio"  // Twilio Programmable Messaging
+	ProviderWebhook = "webhook" // a signed POST to an operator's URL
+)
+
+// Config is every setting of one ringfence process. Each leaf field has a YAML
+// path (its yaml tags joined by ".") and an environment name derived from it;
+// see EnvNames.
+type Config struct {
+	// DataDir holds the SQLite database (when db.url is empty) and the keyring (when keys.dir is empty).
+	DataDir string `yaml:"data_dir"`
+	// BootstrapAPIKey, when set, is accepted as an admin API key (for automation).
+	BootstrapAPIKey string `yaml:"bootstrap_api_key"`
+
+	HTTP   HTTP   `yaml:"http"`
+	SIP    SIP    `yaml:"sip"`
+	DB     DB     `yaml:"db"`
+	Keys   Keys   `yaml:"keys"`
+	Verify Verify `yaml:"verify"`
+	SMS    SMS    `yaml:"sms"`
+	Log    Log    `yaml:"log"`
+	Demo   Demo   `yaml:"demo"`
+}
+
+// HTTP configures the REST API and web listener.
+type HTTP struct {
+	Addr            string        `yaml:"addr"`             // host:port to listen on
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`   // request bodies larger than this are refused
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // how long in-flight requests get at shutdown
+	PublicURL       string        `yaml:"public_url"`       // optional external base URL, e.g. https://verify.example.com
+}
+
+// SIP configures the phone line listener (UDP and TCP).
+type SIP struct {
+	Addr string `yaml:"addr"` // host:port to listen on
+}
+
+// DB selects the database.
+type DB struct {
+	// URL is "" for SQLite in the data dir, "postgres://..." or "postgresql://..."
+	// for Postgres, "sqlite:///path/file.db" or a plain file path for SQLite there.
+	URL      string `yaml:"url"`
+	MaxBatch int    `yaml:"max_batch"` // group-commit batch cap
+}
+
+// Keys locates the keyring.
+type Keys struct {
+	Dir string `yaml:"dir"` // "" means <data_dir>/keys
+}
+
+// Verify holds the verification policy.
+type Verify struct {
+	CodeLength     int           `yaml:"code_length"`       // digits per code, 4..10
+	Lifetime       time.Duration `yaml:"lifetime"`          // how long a code is valid, 1m..10m
+	MaxChecks      int           `yaml:"max_checks"`        // wrong checks before a verification dies, 1..10
+	MaxSends       int           `yaml:"max_sends"`         // sends per verification, 1..10
+	ResendCooldown time.Duration `yaml:"resend_cooldown"`   // minimum gap between sends to one number, 0..10m
+	SendsPerHour   int           `yaml:"sends_per_hour"`    // sends per number per hour
+	SendsPerDay    int           `yaml:"sends_per_day"`     // sends per number per day, at least SendsPerHour
+	IPSendsPerHour int           `yaml:"ip_sends_per_hour"` // sends per client IP per hour; 0 disables
+	AllowVoIP      bool          `yaml:"allow_voip"`        // accept VoIP numbers
+	Countries      []string      `yaml:"countries"`         // ISO 3166-1 alpha-2 codes allowed; empty allows all
+	DefaultCountry string        `yaml:"default_country"`   // region for national input when a request gives none
+	AppName        string        `yaml:"app_name"`          // name used in the message text
+	WebOTPDomain   string        `yaml:"webotp_domain"`     // when set, messages end with "@domain #code"
+	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`   // how long Idempotency-Key results are kept
+}
+
+// SMS selects and configures the SMS provider.
+type SMS struct {
+	Provider    string        `yaml:"provider"` // ProviderDev, ProviderTwilio or ProviderWebhook
+	Twilio      Twilio        `yaml:"twilio"`
+	Webhook     Webhook       `yaml:"webhook"`
+	SendTimeout time.Duration `yaml:"send_timeout"` // per provider request
+	Workers     int           `yaml:"workers"`      // outbox send concurrency
+}
+
+// Twilio configures the Twilio provider.
+type Twilio struct {
+	AccountSID          string `yaml:"account_sid"`           // starts with "AC"
+	AuthToken           string `yaml:"auth_token"`            // secret
+	From                string `yaml:"from"`                  // sender number or ID; or set MessagingServiceSID
+	MessagingServiceSID string `yaml:"messaging_service_sid"` // starts with "MG"
+	BaseURL             string `yaml:"base_url"`              // "" means Twilio's API; set for tests
+}
+
+// String describes t with the auth token redacted.
+func (t Twilio) String() string { return marshal(Config{SMS: SMS{Twilio: t}}.Redacted().SMS.Twilio) }
+
+// Webhook configures the webhook provider.
+type Webhook struct {
+	URL    string `yaml:"url"`    // http(s) URL that receives each message
+	Secret string `yaml:"secret"` // signing secret, starts with "whsec_"
+}
+
+// String describes w with the secret redacted.
+func (w Webhook) String() string { return marshal(Config{SMS: SMS{Webhook: w}}.Redacted().SMS.Webhook) }
+
+// Log configures the process log.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn or error
+	Format string `yaml:"format"` // json or text
+}
+
+// Demo configures the demo sign-up pages.
+type Demo struct {
+	Enabled *bool `yaml:"enabled"` // nil means on exactly when sms.provider is dev
+}
+
+// Default returns the settings used when neither the file nor the environment says otherwise.
+func Default() Config {
+	return Config{
+		DataDir: "./ringfence-data",
+		HTTP: HTTP{
+			Addr:            "127.0.0.1:8080",
+			MaxBodyBytes:    16384,
+			ShutdownTimeout: 15 * time.Second,
+		},
+		SIP: SIP{Addr: "127.0.0.1:5060"},
+		DB:  DB{MaxBatch: 256},
+		Verify: Verify{
+			CodeLength:     6,
+			Lifetime:       5 * time.Minute,
+			MaxChecks:      5,
+			MaxSends:       5,
+			ResendCooldown: 60 * time.Second,
+			SendsPerHour:   10,
+			SendsPerDay:    50,
+			IPSendsPerHour: 60,
+			AppName:        "ringfence",
+			IdempotencyTTL: 24 * time.Hour,
+		},
+		SMS: SMS{
+			Provider:    ProviderDev,
+			SendTimeout: 10 * time.Second,
+			Workers:     4,
+		},
+		Log: Log{Level: "info", Format: "json"},
+	}
+}
+
+// DemoEnabled reports whether the demo pages are on: demo.enabled when set,
+// otherwise whether sms.provider is dev.
+func (c Config) DemoEnabled() bool {
+	if c.Demo.Enabled != nil {
+		return *c.Demo.Enabled
+	}
+	return c.SMS.Provider == ProviderDev
+}
+
+// KeysDir returns the keyring directory: keys.dir, or <data_dir>/keys when that is empty.
+func (c Config) KeysDir() string {
+	if c.Keys.Dir != "" {
+		return c.Keys.Dir
+	}
+	return filepath.Join(c.DataDir, "keys")
+}
+
+// DBIsPostgres reports whether db.url selects Postgres.
+func (c Config) DBIsPostgres() bool {
+	u := strings.ToLower(c.DB.URL)
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// SQLitePath returns the SQLite database file: <data_dir>/ringfence.db when
+// db.url is empty, the path after "sqlite://", or db.url itself when it is a
+// plain path. It returns "" when db.url selects Postgres.
+func (c Config) SQLitePath() string {
+	u := c.DB.URL
+	switch {
+	case c.DBIsPostgres():
+		return ""
+	case u == "":
+		return filepath.Join(c.DataDir, "ringfence.db")
+	case hasPrefixFold(u, sqliteScheme):
+		return u[len(sqliteScheme):]
+	}
+	return u
+}
+
+const sqliteScheme = "sqlite://"
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// String returns c as YAML with secrets redacted (see Redacted), so that
+// printing or logging a Config never shows them.
+func (c Config) String() string { return marshal(c.Redacted()) }
+
+func marshal(v any) string {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return "<config: " + err.Error() + ">"
+	}
+	return string(b)
+}

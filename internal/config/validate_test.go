@@ -1,0 +1,194 @@
+package config
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateOneProblem(t *testing.T) {
+	twilio := func(c *Config) {
+		c.SMS.Provider = ProviderTwilio
+		c.SMS.Twilio = Twilio{AccountSID: "AC1", AuthToken: "tok", From: "+15005550006"}
+	}
+	webhook := func(c *Config) {
+		c.SMS.Provider = ProviderWebhook
+		c.SMS.Webhook = Webhook{URL: "https://gw.example.com/send", Secret: "whsec_abc"}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+		path   string // "" means valid
+	}{
+		{"empty data dir", func(c *Config) { c.DataDir = "" }, "data_dir"},
+		{"short bootstrap key", func(c *Config) { c.BootstrapAPIKey = "short" }, "bootstrap_api_key"},
+		{"bootstrap key with space", func(c *Config) { c.BootstrapAPIKey = "0123456789 abcdef" }, "bootstrap_api_key"},
+		{"good bootstrap key", func(c *Config) { c.BootstrapAPIKey = "0123456789abcdef" }, ""},
+		{"addr without port", func(c *Config) { c.HTTP.Addr = "localhost" }, "http.addr"},
+		{"addr with named port", func(c *Config) { c.HTTP.Addr = "localhost:http" }, "http.addr"},
+		{"addr port too big", func(c *Config) { c.HTTP.Addr = ":70000" }, "http.addr"},
+		{"addr any interface", func(c *Config) { c.HTTP.Addr = ":8080" }, ""},
+		{"addr ephemeral port", func(c *Config) { c.HTTP.Addr = "127.0.0.1:0" }, ""},
+		{"addr ipv6", func(c *Config) { c.SIP.Addr = "[::1]:5060" }, ""},
+		{"sip addr empty", func(c *Config) { c.SIP.Addr = "" }, "sip.addr"},
+		{"body too small", func(c *Config) { c.HTTP.MaxBodyBytes = 10 }, "http.max_body_bytes"},
+		{"shutdown zero", func(c *Config) { c.HTTP.ShutdownTimeout = 0 }, "http.shutdown_timeout"},
+		{"public url relative", func(c *Config) { c.HTTP.PublicURL = "verify.example.com" }, "http.public_url"},
+		{"public url with query", func(c *Config) { c.HTTP.PublicURL = "https://v.example.com/?a=b" }, "http.public_url"},
+		{"public url with path", func(c *Config) { c.HTTP.PublicURL = "https://example.com/verify" }, ""},
+		{"db mysql", func(c *Config) { c.DB.URL = "mysql://db/rf" }, "db.url"},
+		{"db sqlite without path", func(c *Config) { c.DB.URL = "sqlite://" }, "db.url"},
+		{"db sqlite", func(c *Config) { c.DB.URL = "sqlite:///srv/rf.db" }, ""},
+		{"db postgresql", func(c *Config) { c.DB.URL = "postgresql://rf:pw@db:5432/rf?sslmode=require" }, ""},
+		{"db bad postgres url", func(c *Config) { c.DB.URL = "postgres://rf:p w@db:x/rf" }, "db.url"},
+		{"db file path", func(c *Config) { c.DB.URL = "./rf.db" }, ""},
+		{"db max batch zero", func(c *Config) { c.DB.MaxBatch = 0 }, "db.max_batch"},
+		{"code too short", func(c *Config) { c.Verify.CodeLength = 3 }, "verify.code_length"},
+		{"code longest", func(c *Config) { c.Verify.CodeLength = 10 }, ""},
+		{"lifetime too long", func(c *Config) { c.Verify.Lifetime = 11 * time.Minute }, "verify.lifetime"},
+		{"lifetime too short", func(c *Config) { c.Verify.Lifetime = 30 * time.Second }, "verify.lifetime"},
+		{"max checks zero", func(c *Config) { c.Verify.MaxChecks = 0 }, "verify.max_checks"},
+		{"max sends eleven", func(c *Config) { c.Verify.MaxSends = 11 }, "verify.max_sends"},
+		{"negative cooldown", func(c *Config) { c.Verify.ResendCooldown = -time.Second }, "verify.resend_cooldown"},
+		{"no cooldown", func(c *Config) { c.Verify.ResendCooldown = 0 }, ""},
+		{"sends per hour zero", func(c *Config) { c.Verify.SendsPerHour = 0 }, "verify.sends_per_hour"},
+		{"day below hour", func(c *Config) { c.Verify.SendsPerDay = 9 }, "verify.sends_per_day"},
+		{"negative ip limit", func(c *Config) { c.Verify.IPSendsPerHour = -1 }, "verify.ip_sends_per_hour"},
+		{"ip limit off", func(c *Config) { c.Verify.IPSendsPerHour = 0 }, ""},
+		{"lower-case country", func(c *Config) { c.Verify.Countries = []string{"US", "gb"} }, "verify.countries"},
+		{"three-letter country", func(c *Config) { c.Verify.Countries = []string{"USA"} }, "verify.countries"},
+		{"repeated country", func(c *Config) { c.Verify.Countries = []string{"US", "US"} }, "verify.countries"},
+		{"default country shape", func(c *Config) { c.Verify.DefaultCountry = "us" }, "verify.default_country"},
+		{"default country outside list", func(c *Config) {
+			c.Verify.Countries = []string{"US"}
+			c.Verify.DefaultCountry = "GB"
+		}, "verify.default_country"},
+		{"empty app name", func(c *Config) { c.Verify.AppName = "" }, "verify.app_name"},
+		{"long app name", func(c *Config) { c.Verify.AppName = strings.Repeat("a", 33) }, "verify.app_name"},
+		{"app name newline", func(c *Config) { c.Verify.AppName = "a\nb" }, "verify.app_name"},
+		{"webotp with scheme", func(c *Config) { c.Verify.WebOTPDomain = "https://example.com" }, "verify.webotp_domain"},
+		{"webotp with port", func(c *Config) { c.Verify.WebOTPDomain = "example.com:443" }, "verify.webotp_domain"},
+		{"webotp host", func(c *Config) { c.Verify.WebOTPDomain = "verify.example.com" }, ""},
+		{"idempotency ttl zero", func(c *Config) { c.Verify.IdempotencyTTL = 0 }, "verify.idempotency_ttl"},
+		{"unknown provider", func(c *Config) { c.SMS.Provider = "vonage" }, "sms.provider"},
+		{"empty provider", func(c *Config) { c.SMS.Provider = "" }, "sms.provider"},
+		{"twilio", twilio, ""},
+		{"twilio messaging service only", func(c *Config) {
+			twilio(c)
+			c.SMS.Twilio.From = ""
+			c.SMS.Twilio.MessagingServiceSID = "MG1"
+		}, ""},
+		{"twilio bad sid", func(c *Config) { twilio(c); c.SMS.Twilio.AccountSID = "SK1" }, "sms.twilio.account_sid"},
+		{"twilio no token", func(c *Config) { twilio(c); c.SMS.Twilio.AuthToken = "" }, "sms.twilio.auth_token"},
+		{"twilio no sender", func(c *Config) { twilio(c); c.SMS.Twilio.From = "" }, "sms.twilio.from"},
+		{"twilio bad service sid", func(c *Config) { twilio(c); c.SMS.Twilio.MessagingServiceSID = "AC1" }, "sms.twilio.messaging_service_sid"},
+		{"twilio bad base url", func(c *Config) { twilio(c); c.SMS.Twilio.BaseURL = "localhost:9000" }, "sms.twilio.base_url"},
+		{"twilio test base url", func(c *Config) { twilio(c); c.SMS.Twilio.BaseURL = "http://127.0.0.1:9000" }, ""},
+		{"webhook", webhook, ""},
+		{"webhook no url", func(c *Config) { webhook(c); c.SMS.Webhook.URL = "" }, "sms.webhook.url"},
+		{"webhook ftp url", func(c *Config) { webhook(c); c.SMS.Webhook.URL = "ftp://gw/send" }, "sms.webhook.url"},
+		{"webhook no secret", func(c *Config) { webhook(c); c.SMS.Webhook.Secret = "" }, "sms.webhook.secret"},
+		{"webhook bare prefix", func(c *Config) { webhook(c); c.SMS.Webhook.Secret = "whsec_" }, "sms.webhook.secret"},
+		{"webhook secret without prefix", func(c *Config) { webhook(c); c.SMS.Webhook.Secret = "abc" }, "sms.webhook.secret"},
+		{"dev ignores twilio", func(c *Config) { c.SMS.Twilio.AccountSID = "bad" }, ""},
+		{"send timeout zero", func(c *Config) { c.SMS.SendTimeout = 0 }, "sms.send_timeout"},
+		{"workers zero", func(c *Config) { c.SMS.Workers = 0 }, "sms.workers"},
+		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level"},
+		{"log level upper case", func(c *Config) { c.Log.Level = "INFO" }, "log.level"},
+		{"log format", func(c *Config) { c.Log.Format = "logfmt" }, "log.format"},
+		{"log text", func(c *Config) { c.Log.Format = "text" }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			tc.change(&c)
+			err := c.Validate()
+			if tc.path == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want a problem with %s", tc.path)
+			}
+			if got := fieldPaths(t, err); !slices.Equal(got, []string{tc.path}) {
+				t.Errorf("Validate() problems at %q, want only %s:\n%v", got, tc.path, err)
+			}
+		})
+	}
+}
+
+func TestValidateListsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Verify.CodeLength = 12
+	c.HTTP.Addr = "nope"
+	c.Verify.Lifetime = time.Hour
+	c.SMS.Provider = ProviderTwilio
+	c.Log.Format = "xml"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil")
+	}
+	want := []string{
+		"http.addr", "verify.code_length", "verify.lifetime",
+		"sms.twilio.account_sid", "sms.twilio.auth_token", "sms.twilio.from", "log.format",
+	}
+	got := fieldPaths(t, err)
+	for _, p := range want {
+		if !slices.Contains(got, p) {
+			t.Errorf("Validate() does not name %s; it named %q", p, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("Validate() named %q, want %q", got, want)
+	}
+	msg := err.Error()
+	for _, line := range []string{
+		"invalid configuration:\n",
+		"\n  verify.code_length: must be between 4 and 10 (got 12)",
+		"\n  verify.lifetime: must be between 1m and 10m (got 1h)",
+		"\n  sms.twilio.auth_token: required when sms.provider is twilio",
+	} {
+		if !strings.Contains(msg, line) {
+			t.Errorf("message lacks %q:\n%s", line, msg)
+		}
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Path != "http.addr" {
+		t.Errorf("errors.As found %v, want the http.addr problem", fe)
+	}
+}
+
+// Problems never show a secret or a URL that may hold credentials.
+func TestValidateHidesSecrets(t *testing.T) {
+	c := Default()
+	c.BootstrapAPIKey = "short key"
+	c.DB.URL = "postgres://rf:hunter2@db:bad/rf"
+	c.SMS.Provider = ProviderWebhook
+	c.SMS.Webhook = Webhook{URL: "gw.example.com/?token=hunter3", Secret: "hunter4"}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil")
+	}
+	for _, s := range []string{"short key", "hunter2", "hunter3", "hunter4"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("problem shows %q:\n%v", s, err)
+		}
+	}
+	if got := fieldPaths(t, err); len(got) != 4 {
+		t.Errorf("problems at %q, want 4", got)
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", time.Minute: "1m", 10 * time.Minute: "10m", 24 * time.Hour: "24h",
+		90 * time.Second: "1m30s", 15 * time.Second: "15s", 150 * time.Minute: "2h30m",
+	} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

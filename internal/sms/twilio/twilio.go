@@ -1,0 +1,189 @@
+// Package twilio sends messages through Twilio Programmable Messaging.
+package twilio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ringfence/ringfence/internal/sms"
+)
+
+// DefaultBaseURL is the Twilio REST API root.
+const DefaultBaseURL = "https://api.twilio.com"
+
+// name is the provider name in errors.
+const name = "twilio"
+
+// maxResponse bounds how much of an answer is read.
+const maxResponse = 64 << 10
+
+// Config is what a Sender needs to reach Twilio.
+type Config struct {
+	// AccountSID is the account ("AC..."); with AuthToken it authenticates requests.
+	AccountSID string
+	// AuthToken is the account's auth token (or an API key secret paired with the account).
+	AuthToken string
+	// From is the sending number in E.164 form (or an alphanumeric sender id).
+	From string
+	// MessagingServiceSID ("MG...") lets Twilio pick the sender from a service's pool.
+	// When both From and MessagingServiceSID are set both are sent: From is the
+	// sender and the service's settings apply.
+	MessagingServiceSID string
+	// BaseURL is the API root; empty means DefaultBaseURL.
+	BaseURL string
+	// HTTPClient makes the requests; nil means a client with a 30 second timeout.
+	// Redirects are never followed, whichever client is used.
+	HTTPClient *http.Client
+}
+
+// Sender sends messages through Twilio. Twilio does not drop a repeated request,
+// so Sender is not a sms.Deduplicator.
+type Sender struct {
+	cfg      Config
+	endpoint string
+	client   *http.Client
+}
+
+var _ sms.Sender = (*Sender)(nil)
+
+// New returns a Sender for cfg, or an error naming every bad field.
+func New(cfg Config) (*Sender, error) {
+	var errs []error
+	if !strings.HasPrefix(cfg.AccountSID, "AC") {
+		errs = append(errs, errors.New(`twilio: AccountSID must start with "AC"`))
+	}
+	if cfg.AuthToken == "" {
+		errs = append(errs, errors.New("twilio: AuthToken is required"))
+	}
+	if cfg.From == "" && cfg.MessagingServiceSID == "" {
+		errs = append(errs, errors.New("twilio: From or MessagingServiceSID is required"))
+	}
+	if cfg.MessagingServiceSID != "" && !strings.HasPrefix(cfg.MessagingServiceSID, "MG") {
+		errs = append(errs, errors.New(`twilio: MessagingServiceSID must start with "MG"`))
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, errors.New("twilio: BaseURL must be an http or https URL"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		client = &c
+	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Sender{
+		cfg:      cfg,
+		endpoint: strings.TrimRight(cfg.BaseURL, "/") + "/2010-04-01/Accounts/" + url.PathEscape(cfg.AccountSID) + "/Messages.json",
+		client:   client,
+	}, nil
+}
+
+// Name returns "twilio".
+func (s *Sender) Name() string { return name }
+
+// Send creates a Twilio message for m on the SMS or WhatsApp channel. It returns
+// *sms.Error with Twilio's numeric error code (never Twilio's message text, which
+// echoes the number), or an error wrapping ctx.Err().
+func (s *Sender) Send(ctx context.Context, m sms.Message) (sms.Result, error) {
+	prefix := ""
+	switch m.Channel {
+	case sms.SMS, "":
+	case sms.WhatsApp:
+		prefix = "whatsapp:"
+	default:
+		return sms.Result{}, &sms.Error{Provider: name, Code: sms.CodeUnsupportedChannel}
+	}
+	if m.To == "" || m.Body == "" {
+		return sms.Result{}, &sms.Error{Provider: name, Code: sms.CodeInvalidMessage}
+	}
+	form := url.Values{}
+	form.Set("To", prefix+m.To)
+	form.Set("Body", m.Body)
+	if s.cfg.From != "" {
+		form.Set("From", prefix+s.cfg.From)
+	}
+	if s.cfg.MessagingServiceSID != "" {
+		form.Set("MessagingServiceSid", s.cfg.MessagingServiceSID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return sms.Result{}, fmt.Errorf("twilio: new request: %w", err)
+	}
+	req.SetBasicAuth(s.cfg.AccountSID, s.cfg.AuthToken)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return sms.Result{}, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return sms.Result{}, transportError(ctx, err)
+	}
+	if len(body) > maxResponse {
+		body = nil // a truncated document cannot be decoded
+	}
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		var ok struct {
+			SID string `json:"sid"`
+		}
+		if json.Unmarshal(body, &ok) != nil || ok.SID == "" {
+			// Twilio accepted something: sending again could deliver twice.
+			return sms.Result{}, &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: resp.StatusCode}
+		}
+		return sms.Result{ProviderID: ok.SID}, nil
+	}
+
+	// Twilio's error document also holds "message", which echoes the number:
+	// only the numeric code is decoded.
+	var fail struct {
+		Code json.Number `json:"code"`
+	}
+	code := "http_" + strconv.Itoa(resp.StatusCode)
+	if json.Unmarshal(body, &fail) == nil {
+		if n, err := strconv.ParseUint(string(fail.Code), 10, 32); err == nil && n > 0 {
+			code = strconv.FormatUint(n, 10)
+		}
+	}
+	return sms.Result{}, &sms.Error{
+		Provider:  name,
+		Code:      code,
+		Status:    resp.StatusCode,
+		Temporary: temporary(resp.StatusCode),
+	}
+}
+
+// temporary reports whether a request answered with status may succeed later.
+func temporary(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+}
+
+// transportError turns a failure to exchange a request into an error wrapping
+// ctx.Err() if ctx ended, else a temporary *sms.Error. The URL in a *url.Error is
+// dropped: only the transport's own text is kept.
+func transportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("twilio: %w", ctx.Err())
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &sms.Error{Provider: name, Code: sms.CodeNetwork, Temporary: true, Err: err}
+}

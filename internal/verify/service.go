@@ -1,0 +1,453 @@
+package verify
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ringfence/ringfence/internal/phone"
+	"github.com/ringfence/ringfence/internal/vault"
+)
+
+// Config holds the verification rules; see the defaults table in DESIGN.md.
+type Config struct {
+	CodeLength     int
+	Lifetime       time.Duration
+	MaxChecks      int
+	MaxSends       int
+	ResendCooldown time.Duration
+	SendsPerHour   int
+	SendsPerDay    int
+	IPSendsPerHour int // 0: no per-IP limit
+	AllowVoIP      bool
+	Countries      []string // allowed regions; empty allows all
+	DefaultCountry string
+	Channels       []Channel // channels the configured sender can deliver
+}
+
+// DefaultConfig returns the defaults of DESIGN.md.
+func DefaultConfig() Config {
+	return Config{
+		CodeLength:     6,
+		Lifetime:       5 * time.Minute,
+		MaxChecks:      5,
+		MaxSends:       5,
+		ResendCooldown: 60 * time.Second,
+		SendsPerHour:   10,
+		SendsPerDay:    50,
+		IPSendsPerHour: 60,
+		Channels:       []Channel{ChannelSMS},
+	}
+}
+
+// Service starts, checks, resends and cancels verifications.
+type Service struct {
+	cfg    Config
+	store  Store
+	keys   *vault.Keyring
+	now    func() time.Time
+	log    *slog.Logger
+	notify chan struct{} // wakes the dispatcher after a commit that enqueued a message
+}
+
+// NewService returns a Service. now may be nil for time.Now.
+func NewService(cfg Config, store Store, keys *vault.Keyring, now func() time.Time, log *slog.Logger) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, store: store, keys: keys, now: now, log: log, notify: make(chan struct{}, 1)}
+}
+
+// Config returns the rules the service applies.
+func (s *Service) Config() Config { return s.cfg }
+
+// StartRequest asks for a code to be sent.
+type StartRequest struct {
+	Phone          string
+	Country        string // region for national input
+	Channel        Channel
+	Purpose        Purpose
+	SubjectID      string
+	IP             string // the end user's IP as the application saw it; optional
+	IdempotencyKey string
+	Actor          string // the API key id, or "demo"
+}
+
+// Started is the answer to Start.
+type Started struct {
+	*Verification
+	Replayed bool // true when an Idempotency-Key retry returned the first answer
+}
+
+// Start validates the request, applies the limits and, in one transaction,
+// stores the verification and queues its message. It returns ErrInvalidRequest,
+// ErrInvalidPhone, ErrNumberType, *BlockedError, *RateLimitError or
+// ErrIdempotencyMismatch for requests it refuses; a refused request changes nothing.
+func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error) {
+	if req.Channel == "" {
+		req.Channel = ChannelSMS
+	}
+	if req.Purpose == "" {
+		req.Purpose = PurposeSignup
+	}
+	if !req.Channel.Valid() {
+		return nil, fmt.Errorf("%w: unknown channel", ErrInvalidRequest)
+	}
+	if !slices.Contains(s.cfg.Channels, req.Channel) {
+		return nil, fmt.Errorf("%w: channel %s is not available", ErrInvalidRequest, req.Channel)
+	}
+	if !req.Purpose.Valid() {
+		return nil, fmt.Errorf("%w: unknown purpose", ErrInvalidRequest)
+	}
+	if req.SubjectID != "" && !vault.ValidID("sub", req.SubjectID) {
+		return nil, fmt.Errorf("%w: malformed subject_id", ErrInvalidRequest)
+	}
+	if len(req.IdempotencyKey) > 255 {
+		return nil, fmt.Errorf("%w: Idempotency-Key longer than 255 characters", ErrInvalidRequest)
+	}
+	var ipIndex []byte
+	if req.IP != "" {
+		addr, err := netip.ParseAddr(req.IP)
+		if err != nil || addr.Zone() != "" {
+			return nil, fmt.Errorf("%w: malformed ip", ErrInvalidRequest)
+		}
+		ipIndex = s.keys.BlindIndex("ip", addr.Unmap().String())
+	}
+	region := strings.ToUpper(req.Country)
+	if region == "" {
+		region = s.cfg.DefaultCountry
+	}
+	if region != "" && !validRegion(region) {
+		return nil, fmt.Errorf("%w: malformed country", ErrInvalidRequest)
+	}
+	num, err := phone.Parse(req.Phone, region)
+	if err != nil {
+		return nil, ErrInvalidPhone
+	}
+	if len(s.cfg.Countries) > 0 && !slices.Contains(s.cfg.Countries, num.Country()) {
+		return nil, &BlockedError{Reasons: []string{"country_not_allowed"}}
+	}
+	if !num.CanReceiveSMS(s.cfg.AllowVoIP) {
+		return nil, ErrNumberType
+	}
+
+	now := s.now().UTC().Truncate(time.Millisecond)
+	id := vault.NewID("ve")
+	code := vault.RandomDigits(s.cfg.CodeLength)
+	v := &Verification{
+		ID:          id,
+		PhoneIndex:  s.keys.BlindIndex("phone", num.E164()),
+		PhoneSealed: s.keys.Seal([]byte(num.E164()), []byte("phone:"+id)),
+		Masked:      num.Mask(),
+		Country:     num.Country(),
+		LineType:    string(num.Type()),
+		IPIndex:     ipIndex,
+		Channel:     req.Channel,
+		Purpose:     req.Purpose,
+		SubjectID:   req.SubjectID,
+		Status:      StatusPending,
+		CodeMAC:     s.keys.CodeMAC(id, code),
+		CodeSealed:  s.keys.Seal([]byte(code), []byte("code:"+id)),
+		Sends:       1,
+		Actor:       req.Actor,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		ExpiresAt:   now.Add(s.cfg.Lifetime),
+		LastSentAt:  now,
+	}
+	var idem *Idempotency
+	if req.IdempotencyKey != "" {
+		idem = &Idempotency{
+			Key:            s.keys.BlindIndex("idempotency", req.Actor+"\x00"+req.IdempotencyKey),
+			Fingerprint:    s.keys.BlindIndex("idempotency-request", fingerprint(req, num)),
+			VerificationID: id,
+			CreatedAt:      now,
+		}
+	}
+
+	var out *Started
+	err = s.store.Write(ctx, func(tx Tx) error {
+		out = nil
+		if idem != nil {
+			if err := tx.Lock(idem.Key); err != nil {
+				return err
+			}
+			prev, err := tx.Idempotency(idem.Key)
+			switch {
+			case err == nil:
+				if !hmac.Equal(prev.Fingerprint, idem.Fingerprint) {
+					return ErrIdempotencyMismatch
+				}
+				first, err := tx.Verification(prev.VerificationID)
+				if err != nil {
+					return err
+				}
+				out = &Started{Verification: first, Replayed: true}
+				return nil
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
+		if err := tx.Lock(v.PhoneIndex); err != nil {
+			return err
+		}
+		if err := s.checkLimits(tx, v.PhoneIndex, v.IPIndex, now); err != nil {
+			return err
+		}
+		if err := tx.InsertVerification(v); err != nil {
+			return err
+		}
+		if idem != nil {
+			if err := tx.InsertIdempotency(idem); err != nil {
+				return err
+			}
+		}
+		if err := s.enqueue(tx, v, now); err != nil {
+			return err
+		}
+		out = &Started{Verification: v}
+		return tx.AppendEvents(s.event(v, "verification.started", string(v.Channel), now))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !out.Replayed {
+		s.wake()
+	}
+	return out, nil
+}
+
+// fingerprint is what makes two starts "the same request" for Idempotency-Key.
+func fingerprint(req StartRequest, num phone.Number) string {
+	return strings.Join([]string{num.E164(), string(req.Channel), string(req.Purpose), req.SubjectID, req.IP}, "\x00")
+}
+
+func validRegion(r string) bool {
+	return len(r) == 2 && r[0] >= 'A' && r[0] <= 'Z' && r[1] >= 'A' && r[1] <= 'Z'
+}
+
+// checkLimits applies the per-number and per-IP send limits inside the
+// transaction that records the send, so concurrent starts cannot overshoot.
+func (s *Service) checkLimits(tx Tx, phoneIndex, ipIndex []byte, now time.Time) error {
+	type window struct {
+		name  string
+		span  time.Duration
+		limit int
+		count func([]byte, time.Time) (int, time.Time, error)
+		key   []byte
+	}
+	windows := []window{
+		{"number_cooldown", s.cfg.ResendCooldown, 1, tx.SendsSince, phoneIndex},
+		{"number_hourly", time.Hour, s.cfg.SendsPerHour, tx.SendsSince, phoneIndex},
+		{"number_daily", 24 * time.Hour, s.cfg.SendsPerDay, tx.SendsSince, phoneIndex},
+	}
+	if ipIndex != nil && s.cfg.IPSendsPerHour > 0 {
+		windows = append(windows, window{"ip_hourly", time.Hour, s.cfg.IPSendsPerHour, tx.IPSendsSince, ipIndex})
+	}
+	for _, w := range windows {
+		if w.span <= 0 || w.limit <= 0 {
+			continue
+		}
+		n, oldest, err := w.count(w.key, now.Add(-w.span))
+		if err != nil {
+			return err
+		}
+		if n >= w.limit {
+			return &RateLimitError{Limit: w.name, RetryAfter: retryAfter(oldest.Add(w.span).Sub(now))}
+		}
+	}
+	return nil
+}
+
+func retryAfter(d time.Duration) time.Duration {
+	return max(d.Round(time.Second), time.Second)
+}
+
+// enqueue records a paid send and queues its message.
+func (s *Service) enqueue(tx Tx, v *Verification, now time.Time) error {
+	if err := tx.RecordSend(v.PhoneIndex, v.IPIndex, now); err != nil {
+		return err
+	}
+	return tx.EnqueueMessage(&Message{
+		ID:             vault.NewID("msg"),
+		VerificationID: v.ID,
+		Channel:        v.Channel,
+		State:          MessagePending,
+		DueAt:          now,
+		CreatedAt:      now,
+	})
+}
+
+func (s *Service) event(v *Verification, typ, detail string, at time.Time) Event {
+	return Event{Type: typ, Actor: v.Actor, Purpose: v.Purpose, VerificationID: v.ID, PhoneIndex: v.PhoneIndex, Detail: detail, At: at}
+}
+
+// Get returns a verification; a pending one past its expiry reads as expired.
+func (s *Service) Get(ctx context.Context, id string) (*Verification, error) {
+	if !vault.ValidID("ve", id) {
+		return nil, ErrNotFound
+	}
+	v, err := s.store.Verification(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if v.Status == StatusPending && !s.now().Before(v.ExpiresAt) {
+		v.Status = StatusExpired
+	}
+	return v, nil
+}
+
+// Check compares a code. The attempt is counted before the comparison, in the
+// same transaction; attempts beyond MaxChecks fail the verification without
+// comparing. A verification that is no longer pending returns ErrClosed with
+// the verification, so an approved code can never approve twice.
+func (s *Service) Check(ctx context.Context, id, code, actor string) (*Verification, error) {
+	if !vault.ValidID("ve", id) {
+		return nil, ErrNotFound
+	}
+	if len(code) != s.cfg.CodeLength || strings.Trim(code, "0123456789") != "" {
+		return nil, fmt.Errorf("%w: the code is %d digits", ErrInvalidCode, s.cfg.CodeLength)
+	}
+	var out *Verification
+	err := s.store.Write(ctx, func(tx Tx) error {
+		out = nil
+		v, err := tx.Verification(id)
+		if err != nil {
+			return err
+		}
+		out = v
+		now := s.now().UTC().Truncate(time.Millisecond)
+		if v.Status != StatusPending {
+			return ErrClosed
+		}
+		if !now.Before(v.ExpiresAt) {
+			return s.finish(tx, v, StatusExpired, "verification.expired", "", now)
+		}
+		v.Checks++
+		v.UpdatedAt = now
+		if v.Checks > s.cfg.MaxChecks {
+			return s.finish(tx, v, StatusFailed, "verification.failed", "max_checks", now)
+		}
+		if s.keys.CheckCode(v.CodeMAC, v.ID, code) {
+			v.ApprovedAt = now
+			return s.finish(tx, v, StatusApproved, "verification.approved", "", now)
+		}
+		if err := tx.UpdateVerification(v); err != nil {
+			return err
+		}
+		ev := s.event(v, "verification.checked", "wrong_code", now)
+		ev.Actor = actor
+		return tx.AppendEvents(ev)
+	})
+	if err != nil {
+		if errors.Is(err, ErrClosed) && out != nil {
+			return out, ErrClosed
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// finish moves a pending verification to a final status and forgets its code.
+func (s *Service) finish(tx Tx, v *Verification, st Status, typ, detail string, now time.Time) error {
+	v.Status = st
+	v.CodeSealed = nil
+	v.UpdatedAt = now
+	if err := tx.UpdateVerification(v); err != nil {
+		return err
+	}
+	return tx.AppendEvents(s.event(v, typ, detail, now))
+}
+
+// Resend sends the same code again, within the lifetime, the per-verification
+// send cap, the cooldown and the per-number limits.
+func (s *Service) Resend(ctx context.Context, id string) (*Verification, error) {
+	if !vault.ValidID("ve", id) {
+		return nil, ErrNotFound
+	}
+	var out *Verification
+	err := s.store.Write(ctx, func(tx Tx) error {
+		out = nil
+		v, err := tx.Verification(id)
+		if err != nil {
+			return err
+		}
+		out = v
+		now := s.now().UTC().Truncate(time.Millisecond)
+		if v.Status != StatusPending {
+			return ErrClosed
+		}
+		if !now.Before(v.ExpiresAt) {
+			return s.finish(tx, v, StatusExpired, "verification.expired", "", now)
+		}
+		if v.Sends >= s.cfg.MaxSends {
+			return &RateLimitError{Limit: "max_sends", RetryAfter: retryAfter(v.ExpiresAt.Sub(now))}
+		}
+		if err := tx.Lock(v.PhoneIndex); err != nil {
+			return err
+		}
+		if err := s.checkLimits(tx, v.PhoneIndex, v.IPIndex, now); err != nil {
+			return err
+		}
+		v.Sends++
+		v.LastSentAt = now
+		v.UpdatedAt = now
+		if err := tx.UpdateVerification(v); err != nil {
+			return err
+		}
+		if err := s.enqueue(tx, v, now); err != nil {
+			return err
+		}
+		return tx.AppendEvents(s.event(v, "verification.resent", string(v.Channel), now))
+	})
+	if errors.Is(err, ErrClosed) && out != nil {
+		return out, ErrClosed
+	}
+	if err != nil {
+		return nil, err
+	}
+	if out.Status == StatusPending {
+		s.wake()
+	}
+	return out, nil
+}
+
+// Cancel ends a pending verification; its code can no longer approve.
+func (s *Service) Cancel(ctx context.Context, id, actor string) (*Verification, error) {
+	if !vault.ValidID("ve", id) {
+		return nil, ErrNotFound
+	}
+	var out *Verification
+	err := s.store.Write(ctx, func(tx Tx) error {
+		out = nil
+		v, err := tx.Verification(id)
+		if err != nil {
+			return err
+		}
+		out = v
+		now := s.now().UTC().Truncate(time.Millisecond)
+		if v.Status != StatusPending {
+			return ErrClosed
+		}
+		if !now.Before(v.ExpiresAt) {
+			return s.finish(tx, v, StatusExpired, "verification.expired", "", now)
+		}
+		return s.finish(tx, v, StatusCanceled, "verification.canceled", actor, now)
+	})
+	if errors.Is(err, ErrClosed) && out != nil {
+		return out, ErrClosed
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
