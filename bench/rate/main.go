@@ -294,4 +294,3 @@ func fmtDur(d time.Duration) string {
 	}
 	return fmt.Sprintf("%.2fs", d.Seconds())
 }
-

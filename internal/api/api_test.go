@@ -89,7 +89,10 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatalf("the list shows a secret")
 	}
 	var keys struct {
-		APIKeys []struct{ ID, Name, Role, RevokedAt string } `json:"api_keys"`
+		APIKeys []struct {
+			ID        string `json:"id"`
+			RevokedAt string `json:"revoked_at"`
+		} `json:"api_keys"`
 	}
 	json.Unmarshal(list.body, &keys)
 	if len(keys.APIKeys) != 2 {

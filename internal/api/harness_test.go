@@ -394,10 +394,13 @@ func validateResponse(t *testing.T, hr *http.Request, r *resp, page bool) {
 	route, params, err := router.FindRoute(hr)
 	if err != nil {
 		name := ""
+		var routeErr *routers.RouteError
 		switch {
-		case errors.Is(err, routers.ErrPathNotFound) && r.status == http.StatusNotFound:
+		case !errors.As(err, &routeErr):
+			t.Fatalf("%s %s: find route: %v", hr.Method, hr.URL.Path, err)
+		case r.status == http.StatusNotFound:
 			name = "NotFound"
-		case errors.Is(err, routers.ErrMethodNotAllowed) && r.status == http.StatusMethodNotAllowed:
+		case r.status == http.StatusMethodNotAllowed:
 			name = "MethodNotAllowed"
 		case page && r.status == http.StatusInternalServerError:
 			name = "Internal"
@@ -443,6 +446,7 @@ func (h *harness) waitMessages(e164 string, n int) []string {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	h.settle()
 	r := h.get(h.app, "/v1/dev/messages?to="+urlQuery(e164)).wantStatus(http.StatusOK)
 	var out struct {
 		Messages []struct {
@@ -465,6 +469,35 @@ func (h *harness) waitMessages(e164 string, n int) []string {
 		h.logSecrets = append(h.logSecrets, code)
 	}
 	return codes
+}
+
+// settle waits until the dispatcher has recorded every message the dev
+// inbox holds (it counts a send after writing its outcome), so that a test
+// counting rows sees no write still to come.
+func (h *harness) settle() {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mfs, err := h.reg.Gather()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		sent := 0.0
+		for _, mf := range mfs {
+			if mf.GetName() == "ringfence_messages_total" {
+				for _, m := range mf.GetMetric() {
+					sent += m.GetCounter().GetValue()
+				}
+			}
+		}
+		if int(sent) >= len(h.inbox.All()) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the dispatcher recorded %v sends of %d", sent, len(h.inbox.All()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func urlQuery(s string) string { return strings.ReplaceAll(s, "+", "%2B") }

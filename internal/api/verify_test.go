@@ -270,7 +270,7 @@ func TestRefusedNumbersChangeNothing(t *testing.T) {
 			t.Errorf("%s: the error repeats the request", tc.code)
 		}
 	}
-	r := h.start(`{"phone":"` + numDE + `"}`).wantError(http.StatusForbidden, "blocked")
+	r := h.start(`{"phone":"`+numDE+`"}`).wantError(http.StatusForbidden, "blocked")
 	if rs, _ := r.errorField("reasons").([]any); len(rs) != 1 || rs[0] != "country_not_allowed" {
 		t.Errorf("blocked: %s", r.body)
 	}

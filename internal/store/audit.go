@@ -40,6 +40,9 @@ func (t *tx) AppendEvents(events ...verify.Event) error {
 
 // AuditEvents returns up to limit audit events with seq > afterSeq, in order.
 func (db *DB) AuditEvents(ctx context.Context, afterSeq int64, limit int) ([]AuditEvent, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	rows, err := db.query(ctx, `SELECT seq, type, actor, purpose, verification_id, phone_index, detail, at
 		FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
 	if err != nil {

@@ -223,6 +223,9 @@ func (db *DB) write(ctx context.Context, fn func(t *tx) error) error {
 const maxRetries = 3
 
 func (db *DB) writePostgres(ctx context.Context, fn func(t *tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		err := db.writeOnce(ctx, fn)
 		if err == nil || !db.d.retryable(err) || attempt == maxRetries {

@@ -102,6 +102,9 @@ func (t *tx) UpdateVerification(v *verify.Verification) error {
 // now, soonest expired first. On Postgres they are locked for update, and
 // rows another transaction holds are skipped: that one is deciding them.
 func (t *tx) ExpiredPending(now time.Time, limit int) ([]*verify.Verification, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	rows, err := t.query(`SELECT `+verificationColumns+` FROM verifications
 		WHERE status = ? AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`+t.d.skipLocked(),
 		string(verify.StatusPending), now.UnixMilli(), limit)
