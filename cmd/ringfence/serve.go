@@ -130,19 +130,14 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	apiH := apiSrv.Handler()
-	root := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json"} {
-		root.Handle(p, apiH)
-	}
-	root.Handle("/", pages.Handler())
+	apiSrv.Mount("/", pages.Handler())
 
 	m.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	m.server = &http.Server{
-		Handler:           root,
+		Handler:           apiSrv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -39,14 +39,16 @@ func (t *tx) EnqueueMessage(m *verify.Message) error {
 }
 
 // FinishMessage sets a message's state, attempts, provider id, error and due
-// time; verify.ErrNotFound if there is no such message.
+// time, only while the caller still holds the lease it claimed the message
+// under (m.LeaseUntil); verify.ErrLeaseLost otherwise.
 func (t *tx) FinishMessage(m *verify.Message) error {
-	res, err := t.exec(`UPDATE outbox SET state = ?, attempts = ?, provider_id = ?, error = ?, due_at = ? WHERE id = ?`,
-		m.State, m.Attempts, m.ProviderID, m.Error, millis(m.DueAt), m.ID)
+	res, err := t.exec(`UPDATE outbox SET state = ?, attempts = ?, provider_id = ?, error = ?, due_at = ?
+		WHERE id = ? AND state = ? AND lease_until = ?`,
+		m.State, m.Attempts, m.ProviderID, m.Error, millis(m.DueAt), m.ID, verify.MessageSending, millis(m.LeaseUntil))
 	if err != nil {
 		return fmt.Errorf("finish message: %w", err)
 	}
-	return oneRow(res, "finish message", verify.ErrNotFound)
+	return oneRow(res, "finish message", verify.ErrLeaseLost)
 }
 
 // ClaimMessages moves up to limit pending messages due at or before now to

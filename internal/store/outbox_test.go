@@ -76,9 +76,13 @@ func TestOutbox(t *testing.T) {
 			t.Errorf("finished: %+v", m)
 		}
 		err = db.Write(ctx, func(tx verify.Tx) error { return tx.FinishMessage(newMessage("m-missing", now)) })
-		if !errors.Is(err, verify.ErrNotFound) {
+		if !errors.Is(err, verify.ErrLeaseLost) {
 			t.Errorf("FinishMessage of a missing message: %v", err)
 		}
+		if err := db.Write(ctx, func(tx verify.Tx) error { return tx.FinishMessage(&sent) }); !errors.Is(err, verify.ErrLeaseLost) {
+			t.Errorf("FinishMessage of a message no longer leased: %v", err)
+		}
+		stale := got[1] // its sender will outlive its lease below
 
 		// The other one's sender dies. Before the lease runs out nothing moves.
 		if n, err := db.ReleaseStale(ctx, now.Add(lease-time.Millisecond), true); err != nil || n != 0 {
@@ -94,6 +98,10 @@ func TestOutbox(t *testing.T) {
 		got, err = db.ClaimMessages(ctx, later, lease, 10)
 		if err != nil || len(got) != 2 {
 			t.Fatalf("claim after release = %+v, %v; want m-late and m-future", got, err)
+		}
+		stale.State = verify.MessageSent
+		if err := db.Write(ctx, func(tx verify.Tx) error { return tx.FinishMessage(&stale) }); !errors.Is(err, verify.ErrLeaseLost) {
+			t.Errorf("a sender whose lease ran out overwrote the new claim: %v", err)
 		}
 		if n, err := db.ReleaseStale(ctx, later.Add(lease), false); err != nil || n != 2 {
 			t.Errorf("ReleaseStale(no retry) = %d, %v; want 2", n, err)
@@ -114,6 +122,15 @@ func TestOutbox(t *testing.T) {
 		newSent := newMessage("m-new-sent", later)
 		newSent.CreatedAt = t0.Add(2 * time.Hour)
 		enqueueMore(newSent)
+		claimed, err := db.ClaimMessages(ctx, later, lease, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range claimed {
+			if claimed[i].ID == newSent.ID {
+				newSent = &claimed[i]
+			}
+		}
 		newSent.State = verify.MessageSent
 		write(t, db, func(tx verify.Tx) error { return tx.FinishMessage(newSent) })
 		write(t, db, func(tx verify.Tx) error {

@@ -65,6 +65,9 @@ var (
 	ErrInvalidCode         = errors.New("malformed code")
 	ErrClosed              = errors.New("verification is no longer pending")
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
+	// ErrLeaseLost is returned when a sender finishes a message whose lease ran
+	// out and which another sender may have claimed.
+	ErrLeaseLost = errors.New("outbox lease lost")
 )
 
 // RateLimitError is returned when a limit refuses a send; RetryAfter says when it may succeed.
@@ -156,6 +159,9 @@ type Idempotency struct {
 
 // Store keeps verifications, the outbox and audit events. Implementations return
 // ErrNotFound for a missing verification and make each Write call one transaction.
+// fn may run more than once (Postgres retries serialisation failures), so it
+// must do nothing but database work through its Tx. Times come back in UTC,
+// truncated to the millisecond.
 type Store interface {
 	// Write runs fn in one write transaction; an error from fn rolls back
 	// everything fn did and is returned as is.
@@ -196,7 +202,8 @@ type Tx interface {
 	InsertIdempotency(rec *Idempotency) error
 	// EnqueueMessage adds an outbox row in state pending.
 	EnqueueMessage(m *Message) error
-	// FinishMessage sets a message's state, attempts, provider id, error and due time.
+	// FinishMessage sets a message's state, attempts, provider id, error and due
+	// time, if the message is still leased until m.LeaseUntil; else ErrLeaseLost.
 	FinishMessage(m *Message) error
 	// AppendEvents appends audit events in order.
 	AppendEvents(events ...Event) error
