@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -125,7 +126,7 @@ func Verify(ctx context.Context, rows RowSource, checkpoints [][]byte, v note.Ve
 		c, err := OpenCheckpoint(msg, v)
 		if err != nil {
 			size, _ := uncheckedSize(msg)
-			return rep, &BadCheckpointError{Size: size, Index: i, Reason: err.Error(), Err: err}
+			return rep, &BadCheckpointError{Size: size, Index: i, Reason: strings.TrimPrefix(err.Error(), "audit: "), Err: err}
 		}
 		cps = append(cps, opened{Checkpoint: c, index: i})
 	}
@@ -166,7 +167,7 @@ func Verify(ctx context.Context, rows RowSource, checkpoints [][]byte, v note.Ve
 		seq := row.Entry.Seq
 		switch {
 		case seq > next:
-			return rep, &BadEntryError{Seq: next, Reason: fmt.Sprintf("missing: the next row has seq %d (row deleted)", seq)}
+			return rep, &BadEntryError{Seq: next, Reason: fmt.Sprintf("missing: the next row has seq %d (row deleted or moved)", seq)}
 		case seq < next:
 			return rep, &BadEntryError{Seq: seq, Reason: fmt.Sprintf("seq %d repeated or out of order after seq %d (row inserted or moved)", seq, next-1)}
 		}
@@ -194,8 +195,12 @@ func Verify(ctx context.Context, rows RowSource, checkpoints [][]byte, v note.Ve
 	}
 	if len(cps) > 0 {
 		c := cps[0]
+		missing := fmt.Sprintf("rows %d to %d are", t.Size()+1, c.Size)
+		if c.Size == t.Size()+1 {
+			missing = fmt.Sprintf("row %d is", c.Size)
+		}
 		return rep, &BadCheckpointError{Size: c.Size, Index: c.index,
-			Reason: fmt.Sprintf("the log ends at seq %d: rows %d to %d are missing (log truncated)", t.Size(), t.Size()+1, c.Size)}
+			Reason: fmt.Sprintf("the log ends at seq %d: %s missing (log truncated)", t.Size(), missing)}
 	}
 	return rep, nil
 }
