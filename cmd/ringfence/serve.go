@@ -23,6 +23,7 @@ import (
 	"github.com/ringfence/ringfence/internal/apikey"
 	"github.com/ringfence/ringfence/internal/config"
 	"github.com/ringfence/ringfence/internal/console"
+	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/sms"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/sms/twilio"
@@ -54,6 +55,7 @@ type Main struct {
 	Sender     sms.Sender
 	DevInbox   *devinbox.Inbox
 	Verify     *verify.Service
+	Identity   *identity.Service
 	Dispatcher *verify.Dispatcher
 	DevKey     string // the dev API key, when the dev sender is on
 
@@ -95,8 +97,17 @@ func (m *Main) Open(ctx context.Context) error {
 		Countries:      cfg.Verify.Countries,
 		DefaultCountry: cfg.Verify.DefaultCountry,
 		Channels:       channels,
+		InboundNumber:  cfg.Verify.InboundNumber,
 	}
 	m.Verify = verify.NewService(vc, db, keys, nil, m.Log)
+	m.Identity = identity.NewService(identity.Config{
+		Dormancy:   cfg.Identity.Dormancy,
+		CoolingOff: cfg.Identity.CoolingOff,
+		StepUpFor:  identity.DefaultConfig().StepUpFor,
+		TokenTTL:   cfg.Identity.TokenTTL,
+		Issuer:     cfg.TokenIssuer(),
+	}, db, keys, nil)
+	m.Verify.SetAccounts(m.Identity)
 	m.Dispatcher = verify.NewDispatcher(m.Verify, m.Sender, verify.DispatchConfig{
 		Workers:     cfg.SMS.Workers,
 		SendTimeout: cfg.SMS.SendTimeout,
@@ -112,16 +123,22 @@ func (m *Main) Open(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	apiSrv, err := api.New(api.Config{
+	ac := api.Config{
 		Verify:       m.Verify,
 		Keys:         db,
+		Identity:     m.Identity,
+		PublicURL:    cfg.HTTP.PublicURL,
 		BootstrapKey: cfg.BootstrapAPIKey,
 		DevInbox:     m.DevInbox,
 		Registry:     reg,
 		Ready:        db.Ping,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Logger:       m.Log,
-	})
+	}
+	if cfg.Verify.InboundNumber != "" {
+		ac.TwilioAuthToken = cfg.SMS.Twilio.AuthToken
+	}
+	apiSrv, err := api.New(ac)
 	if err != nil {
 		return err
 	}

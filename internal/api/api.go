@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringfence/ringfence/internal/apikey"
+	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/verify"
 )
@@ -25,6 +26,15 @@ type Config struct {
 	Verify *verify.Service
 	// Keys holds the hashed API keys.
 	Keys apikey.Store
+	// Identity serves subjects, audiences, tokens and the JWKS; nil leaves
+	// those routes out.
+	Identity *identity.Service
+	// TwilioAuthToken, when set, turns on Twilio's inbound-message webhook
+	// (POST /v1/webhooks/twilio/sms), whose X-Twilio-Signature it checks.
+	TwilioAuthToken string
+	// PublicURL is the service's address as providers call it (for webhook
+	// signatures); empty means the request's own scheme and host.
+	PublicURL string
 	// BootstrapKey, when non-empty, is accepted as an admin API key
 	// (RINGFENCE_BOOTSTRAP_API_KEY); it is compared in constant time.
 	BootstrapKey string
@@ -123,6 +133,18 @@ func (s *Server) routes() {
 		s.route("GET /v1/dev/messages", s.devMessages, appRoles...)
 	}
 
+	if s.cfg.Identity != nil {
+		s.route("GET /.well-known/jwks.json", s.jwks)
+		s.route("GET /v1/subjects/{id}", s.getSubject, appRoles...)
+		s.route("POST /v1/subjects/{id}/factors", s.recordFactor, appRoles...)
+		s.route("PUT /v1/subjects/{id}/guardian", s.requireGuardian, appRoles...)
+		s.route("POST /v1/audiences", s.createAudience, adminRoles...)
+		s.route("GET /v1/audiences", s.listAudiences, appRoles...)
+	}
+	if s.cfg.TwilioAuthToken != "" {
+		s.route("POST /v1/webhooks/twilio/sms", s.twilioInbound)
+	}
+
 	s.route("POST /v1/api-keys", s.createAPIKey, adminRoles...)
 	s.route("GET /v1/api-keys", s.listAPIKeys, adminRoles...)
 	s.route("DELETE /v1/api-keys/{id}", s.revokeAPIKey, adminRoles...)
@@ -140,7 +162,7 @@ func (s *Server) route(pattern string, h handlerFunc, roles ...apikey.Role) {
 // isAPIPath reports whether path belongs to the API rather than to a mounted handler.
 func isAPIPath(path string) bool {
 	switch path {
-	case "/v1", "/healthz", "/readyz", "/metrics", "/openapi.json":
+	case "/v1", "/healthz", "/readyz", "/metrics", "/openapi.json", "/.well-known/jwks.json":
 		return true
 	}
 	return strings.HasPrefix(path, "/v1/")

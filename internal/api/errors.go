@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/ringfence/ringfence/internal/apikey"
+	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/verify"
 )
 
@@ -60,6 +61,8 @@ const (
 	codeIdempotencyMismatch   = "idempotency_mismatch"
 	codeRateLimited           = "rate_limited"
 	codeNotReady              = "not_ready"
+	codeConflict              = "conflict"
+	codeNoBoundNumber         = "no_bound_number"
 	codeInternal              = "internal"
 )
 
@@ -88,10 +91,14 @@ var errorTable = []struct {
 	{is(verify.ErrInvalidCode), errorKind{400, codeInvalidCode, "The code does not have the expected format."}},
 	{is(errUnauthorized), errorKind{401, codeUnauthorized, "A valid API key is required."}},
 	{is(errForbidden), errorKind{403, codeForbidden, "This API key may not do this."}},
+	{is(errBadSignature), errorKind{403, codeForbidden, "The webhook signature does not verify."}},
 	{as[*verify.BlockedError], errorKind{403, codeBlocked, "The request was refused by policy."}},
 	{is(verify.ErrNotFound), errorKind{404, codeNotFound, "Not found."}},
 	{is(apikey.ErrNotFound), errorKind{404, codeNotFound, "Not found."}},
 	{is(errNotFound), errorKind{404, codeNotFound, "Not found."}},
+	{is(identity.ErrNotFound), errorKind{404, codeNotFound, "Not found."}},
+	{is(identity.ErrConflict), errorKind{409, codeConflict, "That already exists."}},
+	{is(verify.ErrNoNumber), errorKind{409, codeNoBoundNumber, "The subject has no bound phone number."}},
 	{is(errMethodNotAllowed), errorKind{405, codeMethodNotAllowed, "Method not allowed."}},
 	{is(verify.ErrClosed), errorKind{409, codeVerificationClosed, "The verification is no longer pending."}},
 	{is(errBodyTooLarge), errorKind{413, codeBodyTooLarge, "The request body is too large."}},

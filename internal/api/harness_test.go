@@ -26,6 +26,7 @@ import (
 
 	"github.com/ringfence/ringfence/internal/api"
 	"github.com/ringfence/ringfence/internal/apikey"
+	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/store"
 	"github.com/ringfence/ringfence/internal/vault"
@@ -90,12 +91,15 @@ type options struct {
 	verify     func(*verify.Config)
 	noDevInbox bool
 	mount      map[string]http.Handler
+	identity   bool // connect accounts: subjects, audiences, tokens
+	identCfg   func(*identity.Config)
+	twilio     string // the Twilio auth token that turns on the inbound webhook
 }
 
 // harness is a real API over a real SQLite store, real keys, a dev inbox and
 // a dispatcher sending in the background.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *api.Server
 	handler http.Handler
 	clock   *clock
@@ -106,6 +110,8 @@ type harness struct {
 	logs    *syncBuffer
 	app     string // secret of an app key
 	appID   string
+	ident   *identity.Service
+	keys    *vault.Keyring
 
 	readyErr   error
 	readyMu    sync.Mutex
@@ -115,7 +121,7 @@ type harness struct {
 	secrets    []string // never in a response or a log line
 }
 
-func newHarness(t *testing.T, opts options) *harness {
+func newHarness(t testing.TB, opts options) *harness {
 	t.Helper()
 	ctx := context.Background()
 	keyDir := filepath.Join(t.TempDir(), "keys")
@@ -160,14 +166,26 @@ func newHarness(t *testing.T, opts options) *harness {
 		opts.verify(&vcfg)
 	}
 	svc := verify.NewService(vcfg, db, keys, h.clock.Now, log)
+	h.keys = keys
 	cfg := api.Config{
-		Verify:       svc,
-		Keys:         db,
-		BootstrapKey: bootstrapKey,
-		Registry:     h.reg,
-		Ready:        h.ready,
-		Logger:       log,
-		Now:          h.clock.Now,
+		Verify:          svc,
+		Keys:            db,
+		BootstrapKey:    bootstrapKey,
+		Registry:        h.reg,
+		Ready:           h.ready,
+		Logger:          log,
+		Now:             h.clock.Now,
+		TwilioAuthToken: opts.twilio,
+		PublicURL:       "https://verify.example.com",
+	}
+	if opts.identity {
+		icfg := identity.DefaultConfig()
+		if opts.identCfg != nil {
+			opts.identCfg(&icfg)
+		}
+		h.ident = identity.NewService(icfg, db, keys, h.clock.Now)
+		svc.SetAccounts(h.ident)
+		cfg.Identity = h.ident
 	}
 	if !opts.noDevInbox {
 		h.inbox = devinbox.New(0)
@@ -260,7 +278,7 @@ type req struct {
 
 // resp is a recorded response.
 type resp struct {
-	t      *testing.T
+	t      testing.TB
 	status int
 	header http.Header
 	body   []byte
@@ -381,7 +399,7 @@ var specRouter = sync.OnceValues(func() (routers.Router, error) {
 // validateResponse checks a response against the OpenAPI document: against
 // its operation, or, for a path or method the document does not have,
 // against the NotFound or MethodNotAllowed response.
-func validateResponse(t *testing.T, hr *http.Request, r *resp, page bool) {
+func validateResponse(t testing.TB, hr *http.Request, r *resp, page bool) {
 	t.Helper()
 	doc, err := spec()
 	if err != nil {

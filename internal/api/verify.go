@@ -22,6 +22,22 @@ type verificationResponse struct {
 	CreatedAt  string `json:"created_at"`
 	ExpiresAt  string `json:"expires_at"`
 	ApprovedAt string `json:"approved_at,omitempty"`
+
+	// What an approval meant for the account (check answers only).
+	New      *bool  `json:"new,omitempty"`
+	Recycled bool   `json:"recycled,omitempty"`
+	Conflict string `json:"conflict,omitempty"`
+	// A "phone verified" token for the audience the check named.
+	Token          string `json:"token,omitempty"`
+	TokenExpiresAt string `json:"token_expires_at,omitempty"`
+	// What to text where, for inbound_sms (start answers only).
+	Inbound *inboundInstructions `json:"inbound,omitempty"`
+}
+
+// inboundInstructions tell the person to text a code to the service's number.
+type inboundInstructions struct {
+	To   string `json:"to"`
+	Text string `json:"text"`
 }
 
 func newVerificationResponse(v *verify.Verification) verificationResponse {
@@ -41,6 +57,10 @@ func newVerificationResponse(v *verify.Verification) verificationResponse {
 	if !v.ApprovedAt.IsZero() {
 		out.ApprovedAt = timestamp(v.ApprovedAt)
 	}
+	if o := v.Outcome; o != nil && o.SubjectID != "" {
+		isNew := o.New
+		out.New, out.Recycled, out.Conflict = &isNew, o.Recycled, o.Conflict
+	}
 	return out
 }
 
@@ -49,12 +69,13 @@ func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // startRequest is the body of POST /v1/verifications.
 type startRequest struct {
-	Phone     *string `json:"phone"`
-	Country   string  `json:"country"`
-	Channel   string  `json:"channel"`
-	Purpose   string  `json:"purpose"`
-	SubjectID string  `json:"subject_id"`
-	IP        string  `json:"ip"`
+	Phone        *string `json:"phone"`
+	Country      string  `json:"country"`
+	Channel      string  `json:"channel"`
+	Purpose      string  `json:"purpose"`
+	SubjectID    string  `json:"subject_id"`
+	SecondFactor bool    `json:"second_factor"`
+	IP           string  `json:"ip"`
 }
 
 func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error {
@@ -62,15 +83,21 @@ func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error
 	if err := s.decodeBody(w, r, &req, false); err != nil {
 		return err
 	}
-	if req.Phone == nil {
+	bySubject := req.Purpose == string(verify.PurposeStepUp) || req.Purpose == string(verify.PurposeRecovery)
+	if req.Phone == nil && !bySubject {
 		return errInvalidRequest
 	}
+	var phone string
+	if req.Phone != nil {
+		phone = *req.Phone
+	}
 	started, err := s.cfg.Verify.Start(r.Context(), verify.StartRequest{
-		Phone:          *req.Phone,
+		Phone:          phone,
 		Country:        req.Country,
 		Channel:        verify.Channel(req.Channel),
 		Purpose:        verify.Purpose(req.Purpose),
 		SubjectID:      req.SubjectID,
+		SecondFactor:   req.SecondFactor,
 		IP:             req.IP,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		Actor:          callerOf(r.Context()).keyID,
@@ -83,7 +110,11 @@ func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error
 	} else {
 		s.metrics.started.WithLabelValues(string(started.Channel), string(started.Purpose)).Inc()
 	}
-	writeJSON(w, http.StatusCreated, newVerificationResponse(started.Verification))
+	resp := newVerificationResponse(started.Verification)
+	if started.InboundCode != "" {
+		resp.Inbound = &inboundInstructions{To: started.InboundTo, Text: started.InboundCode}
+	}
+	writeJSON(w, http.StatusCreated, resp)
 	return nil
 }
 
@@ -98,7 +129,8 @@ func (s *Server) getVerification(w http.ResponseWriter, r *http.Request) error {
 
 // checkRequest is the body of POST /v1/verifications/{id}/check.
 type checkRequest struct {
-	Code *string `json:"code"`
+	Code     *string `json:"code"`
+	Audience string  `json:"audience"` // when set, an approval answers with a token for this audience
 }
 
 func (s *Server) checkVerification(w http.ResponseWriter, r *http.Request) error {
@@ -109,6 +141,11 @@ func (s *Server) checkVerification(w http.ResponseWriter, r *http.Request) error
 	if req.Code == nil {
 		return errInvalidRequest
 	}
+	if req.Audience != "" {
+		if err := s.knownAudience(r, req.Audience); err != nil {
+			return err
+		}
+	}
 	v, err := s.cfg.Verify.Check(r.Context(), r.PathValue("id"), *req.Code, callerOf(r.Context()).keyID)
 	if errors.Is(err, verify.ErrClosed) {
 		s.metrics.checks.WithLabelValues("closed").Inc()
@@ -117,7 +154,13 @@ func (s *Server) checkVerification(w http.ResponseWriter, r *http.Request) error
 		return closed(v, err)
 	}
 	s.metrics.checks.WithLabelValues(string(v.Status)).Inc()
-	writeJSON(w, http.StatusOK, newVerificationResponse(v))
+	resp := newVerificationResponse(v)
+	if req.Audience != "" && v.Status == verify.StatusApproved && v.SubjectID != "" && (v.Outcome == nil || v.Outcome.Conflict == "") {
+		if err := s.addToken(r, &resp, req.Audience, v); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

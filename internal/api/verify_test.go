@@ -89,12 +89,14 @@ func TestVerificationHappyPath(t *testing.T) {
 
 func TestSubjectAndNationalInput(t *testing.T) {
 	h := newHarness(t, options{verify: func(c *verify.Config) { c.DefaultCountry = "US" }})
-	r := h.start(`{"phone":"415 555 0124","purpose":"login","subject_id":"sub_aaaaaaaaaaaaaaaaaaaaaaaaaa"}`).wantStatus(http.StatusCreated)
-	if r.str("to") != "+1 ••• ••• 0124" || r.str("subject_id") != "sub_aaaaaaaaaaaaaaaaaaaaaaaaaa" || r.str("purpose") != "login" || r.str("channel") != "sms" {
+	r := h.start(`{"phone":"415 555 0124","purpose":"login"}`).wantStatus(http.StatusCreated)
+	if r.str("to") != "+1 ••• ••• 0124" || r.str("purpose") != "login" || r.str("channel") != "sms" {
 		t.Fatalf("start: %s", r.body)
 	}
 	h.waitMessages(numB, 1)
 	h.start(`{"phone":"+12025550143","subject_id":"not-a-subject"}`).wantError(http.StatusBadRequest, "invalid_request")
+	// subject_id belongs to the purposes that name an account, not to login.
+	h.start(`{"phone":"+12025550143","purpose":"login","subject_id":"sub_aaaaaaaaaaaaaaaaaaaaaaaaaa"}`).wantError(http.StatusBadRequest, "invalid_request")
 	h.start(`{"phone":"+12025550143","channel":"call"}`).wantError(http.StatusBadRequest, "invalid_request")
 	h.start(`{"phone":"+12025550143","purpose":"marketing"}`).wantError(http.StatusBadRequest, "invalid_request")
 	h.start(`{"phone":"+12025550143","ip":"not an ip"}`).wantError(http.StatusBadRequest, "invalid_request")

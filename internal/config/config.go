@@ -29,8 +29,9 @@ type Config struct {
 	SIP    SIP    `yaml:"sip"`
 	DB     DB     `yaml:"db"`
 	Keys   Keys   `yaml:"keys"`
-	Verify Verify `yaml:"verify"`
-	SMS    SMS    `yaml:"sms"`
+	Verify   Verify   `yaml:"verify"`
+	Identity Identity `yaml:"identity"`
+	SMS      SMS      `yaml:"sms"`
 	Log    Log    `yaml:"log"`
 	Demo   Demo   `yaml:"demo"`
 }
@@ -77,6 +78,15 @@ type Verify struct {
 	AppName        string        `yaml:"app_name"`          // name used in the message text
 	WebOTPDomain   string        `yaml:"webotp_domain"`     // when set, messages end with "@domain #code"
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`   // how long Idempotency-Key results are kept
+	InboundNumber  string        `yaml:"inbound_number"`    // E.164 number people text for inbound_sms; "" turns it off
+}
+
+// Identity holds the account rules and the tokens' settings.
+type Identity struct {
+	Dormancy   time.Duration `yaml:"dormancy"`    // a binding unverified this long goes to the next signup (>= 45 days)
+	CoolingOff time.Duration `yaml:"cooling_off"` // after a number change, recovery by the new number waits this long
+	TokenTTL   time.Duration `yaml:"token_ttl"`   // lifetime of "phone verified" tokens
+	Issuer     string        `yaml:"issuer"`      // the tokens' iss; "" means http.public_url, else "ringfence"
 }
 
 // SMS selects and configures the SMS provider.
@@ -143,6 +153,11 @@ func Default() Config {
 			AppName:        "ringfence",
 			IdempotencyTTL: 24 * time.Hour,
 		},
+		Identity: Identity{
+			Dormancy:   90 * 24 * time.Hour,
+			CoolingOff: 7 * 24 * time.Hour,
+			TokenTTL:   10 * time.Minute,
+		},
 		SMS: SMS{
 			Provider:    ProviderDev,
 			SendTimeout: 10 * time.Second,
@@ -159,6 +174,17 @@ func (c Config) DemoEnabled() bool {
 		return *c.Demo.Enabled
 	}
 	return c.SMS.Provider == ProviderDev
+}
+
+// TokenIssuer returns the iss of minted tokens.
+func (c Config) TokenIssuer() string {
+	switch {
+	case c.Identity.Issuer != "":
+		return c.Identity.Issuer
+	case c.HTTP.PublicURL != "":
+		return c.HTTP.PublicURL
+	}
+	return "ringfence"
 }
 
 // KeysDir returns the keyring directory: keys.dir, or <data_dir>/keys when that is empty.

@@ -57,6 +57,7 @@ func (c Config) Validate() error {
 	between(&v, "db.max_batch", c.DB.MaxBatch, 1, 10000)
 
 	c.validateVerify(&v)
+	c.validateIdentity(&v)
 	c.validateSMS(&v)
 
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
@@ -123,6 +124,36 @@ func (c Config) validateVerify(v *validator) {
 		v.add("verify.webotp_domain", "must be a bare host name like verify.example.com, without scheme, port or path (got %q)", d)
 	}
 	v.duration("verify.idempotency_ttl", p.IdempotencyTTL, time.Minute, 7*24*time.Hour)
+	if n := p.InboundNumber; n != "" {
+		if !isE164(n) {
+			v.add("verify.inbound_number", "must be an E.164 number like +14155550100")
+		} else if c.SMS.Twilio.AuthToken == "" {
+			v.add("verify.inbound_number", "needs sms.twilio.auth_token, which signs the inbound-message webhook")
+		}
+	}
+}
+
+// isE164 reports whether s looks like +<8 to 15 digits>.
+func isE164(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c Config) validateIdentity(v *validator) {
+	p := c.Identity
+	v.duration("identity.dormancy", p.Dormancy, 45*24*time.Hour, 5*365*24*time.Hour)
+	v.duration("identity.cooling_off", p.CoolingOff, 0, 90*24*time.Hour)
+	v.duration("identity.token_ttl", p.TokenTTL, time.Minute, 24*time.Hour)
+	if len(p.Issuer) > 200 {
+		v.add("identity.issuer", "must be at most 200 characters")
+	}
 }
 
 func (c Config) validateSMS(v *validator) {

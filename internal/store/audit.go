@@ -29,9 +29,9 @@ func (t *tx) AppendEvents(events ...verify.Event) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	for _, e := range events {
-		if _, err := t.exec(`INSERT INTO audit_events (seq, type, actor, purpose, verification_id, phone_index, detail, at)
-			VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events), ?, ?, ?, ?, ?, ?, ?)`,
-			e.Type, e.Actor, string(e.Purpose), e.VerificationID, blob(e.PhoneIndex), e.Detail, millis(e.At)); err != nil {
+		if _, err := t.exec(`INSERT INTO audit_events (seq, type, actor, purpose, verification_id, subject_id, phone_index, detail, at)
+			VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events), ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Type, e.Actor, string(e.Purpose), e.VerificationID, e.SubjectID, blob(e.PhoneIndex), e.Detail, millis(e.At)); err != nil {
 			return fmt.Errorf("append event %s: %w", e.Type, err)
 		}
 	}
@@ -43,7 +43,7 @@ func (db *DB) AuditEvents(ctx context.Context, afterSeq int64, limit int) ([]Aud
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := db.query(ctx, `SELECT seq, type, actor, purpose, verification_id, phone_index, detail, at
+	rows, err := db.query(ctx, `SELECT seq, type, actor, purpose, verification_id, subject_id, phone_index, detail, at
 		FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read audit events: %w", err)
@@ -55,7 +55,7 @@ func (db *DB) AuditEvents(ctx context.Context, afterSeq int64, limit int) ([]Aud
 			e  AuditEvent
 			at sql.NullInt64
 		)
-		if err := rows.Scan(&e.Seq, &e.Type, &e.Actor, &e.Purpose, &e.VerificationID, &e.PhoneIndex, &e.Detail, &at); err != nil {
+		if err := rows.Scan(&e.Seq, &e.Type, &e.Actor, &e.Purpose, &e.VerificationID, &e.SubjectID, &e.PhoneIndex, &e.Detail, &at); err != nil {
 			return nil, fmt.Errorf("read audit events: %w", err)
 		}
 		e.At = fromMillis(at)

@@ -158,3 +158,12 @@ func (d dialect) retryable(err error) bool {
 	}
 	return false
 }
+
+// isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY conflict.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}

@@ -128,6 +128,10 @@ func (db *DB) Purge(ctx context.Context, before time.Time) error {
 		if _, err := t.exec(`DELETE FROM idempotency WHERE created_at < ?`, b); err != nil {
 			return err
 		}
+		// Inbound ids outlive every verification they could approve.
+		if _, err := t.exec(`DELETE FROM inbound_messages WHERE at < ?`, b); err != nil {
+			return err
+		}
 		_, err := t.exec(`DELETE FROM outbox WHERE state IN (?, ?, ?, ?) AND created_at < ?`,
 			verify.MessageSent, verify.MessageFailed, verify.MessageUnknown, verify.MessageDropped, b)
 		return err

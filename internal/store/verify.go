@@ -88,9 +88,9 @@ func (t *tx) InsertVerification(v *verify.Verification) error {
 // UpdateVerification writes the mutable fields of v (status, code fields,
 // counters, times) by ID; verify.ErrNotFound if there is no such row.
 func (t *tx) UpdateVerification(v *verify.Verification) error {
-	res, err := t.exec(`UPDATE verifications SET status = ?, code_mac = ?, code_sealed = ?, sends = ?, checks = ?,
+	res, err := t.exec(`UPDATE verifications SET status = ?, subject_id = ?, code_mac = ?, code_sealed = ?, sends = ?, checks = ?,
 		updated_at = ?, expires_at = ?, last_sent_at = ?, approved_at = ? WHERE id = ?`,
-		string(v.Status), blob(v.CodeMAC), blob(v.CodeSealed), v.Sends, v.Checks,
+		string(v.Status), v.SubjectID, blob(v.CodeMAC), blob(v.CodeSealed), v.Sends, v.Checks,
 		millis(v.UpdatedAt), millis(v.ExpiresAt), millis(v.LastSentAt), millis(v.ApprovedAt), v.ID)
 	if err != nil {
 		return fmt.Errorf("update verification: %w", err)

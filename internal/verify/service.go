@@ -29,6 +29,7 @@ type Config struct {
 	Countries      []string // allowed regions; empty allows all
 	DefaultCountry string
 	Channels       []Channel // channels the configured sender can deliver
+	InboundNumber  string    // E.164 number people text for inbound_sms; "" turns it off
 }
 
 // DefaultConfig returns the defaults of DESIGN.md.
@@ -48,7 +49,8 @@ func DefaultConfig() Config {
 
 // Service starts, checks, resends and cancels verifications.
 type Service struct {
-	cfg    Config
+	cfg      Config
+	accounts Accounts
 	store  Store
 	keys   *vault.Keyring
 	now    func() time.Time
@@ -67,6 +69,10 @@ func NewService(cfg Config, store Store, keys *vault.Keyring, now func() time.Ti
 	return &Service{cfg: cfg, store: store, keys: keys, now: now, log: log, notify: make(chan struct{}, 1)}
 }
 
+// SetAccounts connects the service to the accounts its verifications prove.
+// Call it before serving.
+func (s *Service) SetAccounts(a Accounts) { s.accounts = a }
+
 // Config returns the rules the service applies.
 func (s *Service) Config() Config { return s.cfg }
 
@@ -77,6 +83,7 @@ type StartRequest struct {
 	Channel        Channel
 	Purpose        Purpose
 	SubjectID      string
+	SecondFactor   bool   // the application verified another factor (shortens recovery cooling-off)
 	IP             string // the end user's IP as the application saw it; optional
 	IdempotencyKey string
 	Actor          string // the API key id, or "demo"
@@ -86,6 +93,10 @@ type StartRequest struct {
 type Started struct {
 	*Verification
 	Replayed bool // true when an Idempotency-Key retry returned the first answer
+	// InboundCode and InboundTo tell the person what to text where, for
+	// inbound_sms; the code is shown only in this answer and never stored.
+	InboundCode string
+	InboundTo   string
 }
 
 // Start validates the request, applies the limits and, in one transaction,
@@ -102,7 +113,11 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 	if !req.Channel.Valid() {
 		return nil, fmt.Errorf("%w: unknown channel", ErrInvalidRequest)
 	}
-	if !slices.Contains(s.cfg.Channels, req.Channel) {
+	if req.Channel == ChannelInboundSMS {
+		if s.cfg.InboundNumber == "" {
+			return nil, fmt.Errorf("%w: channel inbound_sms is not configured", ErrInvalidRequest)
+		}
+	} else if !slices.Contains(s.cfg.Channels, req.Channel) {
 		return nil, fmt.Errorf("%w: channel %s is not available", ErrInvalidRequest, req.Channel)
 	}
 	if !req.Purpose.Valid() {
@@ -110,6 +125,18 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 	}
 	if req.SubjectID != "" && !vault.ValidID("sub", req.SubjectID) {
 		return nil, fmt.Errorf("%w: malformed subject_id", ErrInvalidRequest)
+	}
+	bySubject := req.Purpose == PurposeStepUp || req.Purpose == PurposeRecovery
+	takesSubject := bySubject || req.Purpose == PurposePhoneChange || req.Purpose == PurposeGuardian
+	switch {
+	case takesSubject && req.SubjectID == "":
+		return nil, fmt.Errorf("%w: purpose %s needs subject_id", ErrInvalidRequest, req.Purpose)
+	case !takesSubject && req.SubjectID != "":
+		return nil, fmt.Errorf("%w: subject_id is only for step_up, recovery, phone_change and guardian", ErrInvalidRequest)
+	case takesSubject && s.accounts == nil:
+		return nil, fmt.Errorf("%w: purpose %s needs accounts", ErrInvalidRequest, req.Purpose)
+	case bySubject && req.Phone != "":
+		return nil, fmt.Errorf("%w: %s sends to the subject's own number: give subject_id, not phone", ErrInvalidRequest, req.Purpose)
 	}
 	if len(req.IdempotencyKey) > 255 {
 		return nil, fmt.Errorf("%w: Idempotency-Key longer than 255 characters", ErrInvalidRequest)
@@ -129,7 +156,15 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 	if region != "" && !validRegion(region) {
 		return nil, fmt.Errorf("%w: malformed country", ErrInvalidRequest)
 	}
-	num, err := phone.Parse(req.Phone, region)
+	raw := req.Phone
+	if bySubject {
+		e164, err := s.accounts.Number(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		raw, region = e164, ""
+	}
+	num, err := phone.Parse(raw, region)
 	if err != nil {
 		return nil, ErrInvalidPhone
 	}
@@ -140,12 +175,21 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 		return nil, ErrNumberType
 	}
 
+	phoneIndex := s.keys.BlindIndex("phone", num.E164())
+	deliver := true
+	if s.accounts != nil && req.Purpose == PurposeLogin {
+		if deliver, err = s.accounts.Deliverable(ctx, req.Purpose, phoneIndex); err != nil {
+			return nil, err
+		}
+	}
+
 	now := s.now().UTC().Truncate(time.Millisecond)
 	id := vault.NewID("ve")
 	code := vault.RandomDigits(s.cfg.CodeLength)
+	paid := req.Channel.Paid()
 	v := &Verification{
 		ID:          id,
-		PhoneIndex:  s.keys.BlindIndex("phone", num.E164()),
+		PhoneIndex:  phoneIndex,
 		PhoneSealed: s.keys.Seal([]byte(num.E164()), []byte("phone:"+id)),
 		Masked:      num.Mask(),
 		Country:     num.Country(),
@@ -157,12 +201,24 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 		Status:      StatusPending,
 		CodeMAC:     s.keys.CodeMAC(id, code),
 		CodeSealed:  s.keys.Seal([]byte(code), []byte("code:"+id)),
-		Sends:       1,
 		Actor:       req.Actor,
 		CreatedAt:   now,
 		UpdatedAt:   now,
 		ExpiresAt:   now.Add(s.cfg.Lifetime),
 		LastSentAt:  now,
+	}
+	if paid {
+		v.Sends = 1
+	} else {
+		v.CodeSealed = nil // nothing to resend: the person texts us
+		v.LastSentAt = time.Time{}
+	}
+	if !deliver {
+		// A decoy: the same answer, the same work, but the code it was
+		// started with is forgotten and its MAC is of a value no code can
+		// equal, so it can never be approved.
+		v.CodeMAC = s.keys.CodeMAC(id, vault.NewID("decoy"))
+		v.CodeSealed = nil
 	}
 	var idem *Idempotency
 	if req.IdempotencyKey != "" {
@@ -200,8 +256,10 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 		if err := tx.Lock(v.PhoneIndex); err != nil {
 			return err
 		}
-		if err := s.checkLimits(tx, v.PhoneIndex, v.IPIndex, now); err != nil {
-			return err
+		if paid {
+			if err := s.checkLimits(tx, v.PhoneIndex, v.IPIndex, now); err != nil {
+				return err
+			}
 		}
 		if err := tx.InsertVerification(v); err != nil {
 			return err
@@ -211,10 +269,15 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 				return err
 			}
 		}
-		if err := s.enqueue(tx, v, now); err != nil {
-			return err
+		if paid {
+			if err := s.enqueue(tx, v, now); err != nil {
+				return err
+			}
 		}
 		out = &Started{Verification: v}
+		if !paid {
+			out.InboundCode, out.InboundTo = code, s.cfg.InboundNumber
+		}
 		return tx.AppendEvents(s.event(v, "verification.started", string(v.Channel), now))
 	})
 	if err != nil {
@@ -288,7 +351,7 @@ func (s *Service) enqueue(tx Tx, v *Verification, now time.Time) error {
 }
 
 func (s *Service) event(v *Verification, typ, detail string, at time.Time) Event {
-	return Event{Type: typ, Actor: v.Actor, Purpose: v.Purpose, VerificationID: v.ID, PhoneIndex: v.PhoneIndex, Detail: detail, At: at}
+	return Event{Type: typ, Actor: v.Actor, Purpose: v.Purpose, VerificationID: v.ID, SubjectID: v.SubjectID, PhoneIndex: v.PhoneIndex, Detail: detail, At: at}
 }
 
 // Get returns a verification; a pending one past its expiry reads as expired.
@@ -338,8 +401,7 @@ func (s *Service) Check(ctx context.Context, id, code, actor string) (*Verificat
 			return s.finish(tx, v, StatusFailed, "verification.failed", "max_checks", now)
 		}
 		if s.keys.CheckCode(v.CodeMAC, v.ID, code) {
-			v.ApprovedAt = now
-			return s.finish(tx, v, StatusApproved, "verification.approved", "", now)
+			return s.approve(tx, v, now)
 		}
 		if err := tx.UpdateVerification(v); err != nil {
 			return err
@@ -355,6 +417,23 @@ func (s *Service) Check(ctx context.Context, id, code, actor string) (*Verificat
 		return nil, err
 	}
 	return out, nil
+}
+
+// approve approves v and lets the accounts act on it, in the same transaction.
+func (s *Service) approve(tx Tx, v *Verification, now time.Time) error {
+	v.Status = StatusApproved
+	v.ApprovedAt = now
+	if s.accounts != nil {
+		out, err := s.accounts.Approved(tx, v, now)
+		if err != nil {
+			return err
+		}
+		v.Outcome = out
+		if out != nil && out.SubjectID != "" {
+			v.SubjectID = out.SubjectID
+		}
+	}
+	return s.finish(tx, v, StatusApproved, "verification.approved", "", now)
 }
 
 // finish moves a pending verification to a final status and forgets its code.
@@ -388,6 +467,9 @@ func (s *Service) Resend(ctx context.Context, id string) (*Verification, error) 
 		}
 		if !now.Before(v.ExpiresAt) {
 			return s.finish(tx, v, StatusExpired, "verification.expired", "", now)
+		}
+		if !v.Channel.Paid() {
+			return fmt.Errorf("%w: an inbound_sms verification has nothing to resend", ErrInvalidRequest)
 		}
 		if v.Sends >= s.cfg.MaxSends {
 			return &RateLimitError{Limit: "max_sends", RetryAfter: retryAfter(v.ExpiresAt.Sub(now))}

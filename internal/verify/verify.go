@@ -28,6 +28,9 @@ const (
 	ChannelSMS      Channel = "sms"
 	ChannelCall     Channel = "call"
 	ChannelWhatsApp Channel = "whatsapp"
+	// ChannelInboundSMS sends nothing: the person texts the code to the
+	// service's number, proving possession without a paid message.
+	ChannelInboundSMS Channel = "inbound_sms"
 )
 
 // Purpose is why the application asks for a verification.
@@ -40,17 +43,23 @@ const (
 	PurposeStepUp      Purpose = "step_up"
 	PurposeRecovery    Purpose = "recovery"
 	PurposePhoneChange Purpose = "phone_change"
+	// PurposeGuardian verifies a guardian's own number to record their
+	// consent for the subject named in the request.
+	PurposeGuardian Purpose = "guardian"
 )
 
 // Valid reports whether c is a known channel.
 func (c Channel) Valid() bool {
-	return c == ChannelSMS || c == ChannelCall || c == ChannelWhatsApp
+	return c == ChannelSMS || c == ChannelCall || c == ChannelWhatsApp || c == ChannelInboundSMS
 }
+
+// Paid reports whether a verification on c costs a message.
+func (c Channel) Paid() bool { return c != ChannelInboundSMS }
 
 // Valid reports whether p is a known purpose.
 func (p Purpose) Valid() bool {
 	switch p {
-	case PurposeSignup, PurposeLogin, PurposeStepUp, PurposeRecovery, PurposePhoneChange:
+	case PurposeSignup, PurposeLogin, PurposeStepUp, PurposeRecovery, PurposePhoneChange, PurposeGuardian:
 		return true
 	}
 	return false
@@ -68,6 +77,9 @@ var (
 	// ErrLeaseLost is returned when a sender finishes a message whose lease ran
 	// out and which another sender may have claimed.
 	ErrLeaseLost = errors.New("outbox lease lost")
+	// ErrNoNumber is returned when a purpose that sends to a subject's number
+	// names a subject with no bound number.
+	ErrNoNumber = errors.New("subject has no bound number")
 )
 
 // RateLimitError is returned when a limit refuses a send; RetryAfter says when it may succeed.
@@ -111,6 +123,32 @@ type Verification struct {
 	ExpiresAt   time.Time
 	LastSentAt  time.Time
 	ApprovedAt  time.Time // zero unless approved
+
+	// Outcome is what an approval meant for the account (set by Check when
+	// Accounts is configured; not stored).
+	Outcome *Outcome
+}
+
+// Outcome is what an approved verification did to the account it proves.
+type Outcome struct {
+	SubjectID string
+	New       bool   // a subject was created for this number
+	Recycled  bool   // the number moved from a dormant subject to this new one
+	Conflict  string // why a phone change did not bind: "number_in_use"
+}
+
+// Accounts connects verifications to the accounts they prove; the identity
+// package implements it. Its errors are returned to the caller as they are.
+type Accounts interface {
+	// Number returns the E.164 number a request that names a subject sends
+	// to (step_up, recovery), applying the account's rules (cooling-off).
+	Number(ctx context.Context, req StartRequest) (string, error)
+	// Deliverable reports whether a code for purpose to the number with
+	// this index should really be sent: a login for a number with no
+	// account is answered like any other but can never be approved.
+	Deliverable(ctx context.Context, purpose Purpose, phoneIndex []byte) (bool, error)
+	// Approved runs inside the check's transaction once a code is approved.
+	Approved(tx Tx, v *Verification, now time.Time) (*Outcome, error)
 }
 
 // Event is one entry for the append-only audit table. It never holds a number or a code.
@@ -119,6 +157,7 @@ type Event struct {
 	Actor          string
 	Purpose        Purpose
 	VerificationID string
+	SubjectID      string
 	PhoneIndex     []byte
 	Detail         string // short machine word: "wrong_code", "sms:dev", "twilio:21211"
 	At             time.Time
@@ -207,4 +246,9 @@ type Tx interface {
 	FinishMessage(m *Message) error
 	// AppendEvents appends audit events in order.
 	AppendEvents(events ...Event) error
+	// PendingByIndex lists pending verifications on a channel for a number.
+	PendingByIndex(phoneIndex []byte, channel Channel) ([]*Verification, error)
+	// RecordInbound remembers a provider's inbound message id; false if it
+	// was already recorded (a replay).
+	RecordInbound(providerID string, at time.Time) (bool, error)
 }

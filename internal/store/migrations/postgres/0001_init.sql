@@ -10,8 +10,8 @@ CREATE TABLE verifications (
 	country      TEXT    NOT NULL,
 	line_type    TEXT    NOT NULL,
 	ip_index     BYTEA,
-	channel      TEXT    NOT NULL CHECK (channel IN ('sms', 'call', 'whatsapp')),
-	purpose      TEXT    NOT NULL CHECK (purpose IN ('signup', 'login', 'step_up', 'recovery', 'phone_change')),
+	channel      TEXT    NOT NULL CHECK (channel IN ('sms', 'call', 'whatsapp', 'inbound_sms')),
+	purpose      TEXT    NOT NULL CHECK (purpose IN ('signup', 'login', 'step_up', 'recovery', 'phone_change', 'guardian')),
 	subject_id   TEXT    NOT NULL,
 	status       TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'failed', 'expired', 'canceled')),
 	code_mac     BYTEA,
@@ -74,6 +74,7 @@ CREATE TABLE audit_events (
 	actor           TEXT    NOT NULL,
 	purpose         TEXT    NOT NULL,
 	verification_id TEXT    NOT NULL,
+	subject_id      TEXT    NOT NULL,
 	phone_index     BYTEA,
 	detail          TEXT    NOT NULL,
 	at              BIGINT  NOT NULL

@@ -10,8 +10,8 @@ CREATE TABLE verifications (
 	country      TEXT    NOT NULL,
 	line_type    TEXT    NOT NULL,
 	ip_index     BLOB,
-	channel      TEXT    NOT NULL CHECK (channel IN ('sms', 'call', 'whatsapp')),
-	purpose      TEXT    NOT NULL CHECK (purpose IN ('signup', 'login', 'step_up', 'recovery', 'phone_change')),
+	channel      TEXT    NOT NULL CHECK (channel IN ('sms', 'call', 'whatsapp', 'inbound_sms')),
+	purpose      TEXT    NOT NULL CHECK (purpose IN ('signup', 'login', 'step_up', 'recovery', 'phone_change', 'guardian')),
 	subject_id   TEXT    NOT NULL,
 	status       TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'failed', 'expired', 'canceled')),
 	code_mac     BLOB,
@@ -72,6 +72,7 @@ CREATE TABLE audit_events (
 	actor           TEXT    NOT NULL,
 	purpose         TEXT    NOT NULL,
 	verification_id TEXT    NOT NULL,
+	subject_id      TEXT    NOT NULL,
 	phone_index     BLOB,
 	detail          TEXT    NOT NULL,
 	at              INTEGER NOT NULL
