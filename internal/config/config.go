@@ -25,15 +25,15 @@ type Config struct {
 	// BootstrapAPIKey, when set, is accepted as an admin API key (for automation).
 	BootstrapAPIKey string `yaml:"bootstrap_api_key"`
 
-	HTTP   HTTP   `yaml:"http"`
-	SIP    SIP    `yaml:"sip"`
-	DB     DB     `yaml:"db"`
-	Keys   Keys   `yaml:"keys"`
+	HTTP     HTTP     `yaml:"http"`
+	SIP      SIP      `yaml:"sip"`
+	DB       DB       `yaml:"db"`
+	Keys     Keys     `yaml:"keys"`
 	Verify   Verify   `yaml:"verify"`
 	Identity Identity `yaml:"identity"`
 	SMS      SMS      `yaml:"sms"`
-	Log    Log    `yaml:"log"`
-	Demo   Demo   `yaml:"demo"`
+	Log      Log      `yaml:"log"`
+	Demo     Demo     `yaml:"demo"`
 }
 
 // HTTP configures the REST API and web listener.

@@ -51,11 +51,11 @@ func DefaultConfig() Config {
 type Service struct {
 	cfg      Config
 	accounts Accounts
-	store  Store
-	keys   *vault.Keyring
-	now    func() time.Time
-	log    *slog.Logger
-	notify chan struct{} // wakes the dispatcher after a commit that enqueued a message
+	store    Store
+	keys     *vault.Keyring
+	now      func() time.Time
+	log      *slog.Logger
+	notify   chan struct{} // wakes the dispatcher after a commit that enqueued a message
 }
 
 // NewService returns a Service. now may be nil for time.Now.
