@@ -89,11 +89,16 @@ func openData(ctx context.Context, cfg config.Config, log *slog.Logger, getenv f
 	if err != nil {
 		return nil, nil, fmt.Errorf("load keys: %w", err)
 	}
-	db, err := store.Open(ctx, store.Config{URL: url, MaxBatch: cfg.DB.MaxBatch, Logger: log})
+	db, err := store.Open(ctx, store.Config{URL: url, MaxBatch: cfg.DB.MaxBatch, Logger: log, AuditMAC: auditMAC(keys)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open database: %w", err)
 	}
 	return keys, db, nil
+}
+
+// auditMAC is the MAC stored with each audit row, under the index key.
+func auditMAC(keys *vault.Keyring) func([]byte) []byte {
+	return func(msg []byte) []byte { return keys.MAC("audit-row", msg) }
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -46,6 +46,9 @@ Usage:
                                       create an API key and print it once
   ringfence keys list                 list API keys
   ringfence keys revoke ID            revoke an API key
+  ringfence audit verify [-public]    recompute the audit log and check it against every
+                                      signed checkpoint; names the first bad entry
+  ringfence audit checkpoint          sign a checkpoint of the audit log now
   ringfence config   [-config file]   print the effective configuration, secrets redacted
   ringfence version                   print the version
 
@@ -66,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runMigrate(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr, getenv)
+	case "audit":
+		return runAudit(ctx, args[1:], stdout, stderr, getenv)
 	case "config":
 		return runConfig(args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":

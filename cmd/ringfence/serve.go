@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/ringfence/ringfence/internal/api"
 	"github.com/ringfence/ringfence/internal/apikey"
+	"github.com/ringfence/ringfence/internal/audit"
 	"github.com/ringfence/ringfence/internal/config"
 	"github.com/ringfence/ringfence/internal/console"
 	"github.com/ringfence/ringfence/internal/identity"
@@ -57,6 +59,7 @@ type Main struct {
 	Verify     *verify.Service
 	Identity   *identity.Service
 	Dispatcher *verify.Dispatcher
+	AuditLog   *audit.Log
 	DevKey     string // the dev API key, when the dev sender is on
 
 	ln     net.Listener
@@ -121,12 +124,19 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 
+	auditLog, published, err := openAuditLog(cfg, keys, db)
+	if err != nil {
+		return err
+	}
+	m.AuditLog = auditLog
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ac := api.Config{
 		Verify:       m.Verify,
 		Keys:         db,
 		Identity:     m.Identity,
+		Audit:        published,
 		PublicURL:    cfg.HTTP.PublicURL,
 		BootstrapKey: cfg.BootstrapAPIKey,
 		DevInbox:     m.DevInbox,
@@ -163,6 +173,26 @@ func (m *Main) Open(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// openAuditLog returns the signer of the audit log's checkpoints and what
+// the API publishes of it.
+func openAuditLog(cfg config.Config, keys *vault.Keyring, db *store.DB) (*audit.Log, *api.Audit, error) {
+	priv, _, err := keys.Signer(vault.PurposeCheckpoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	origin := cfg.AuditOrigin()
+	signer, err := audit.NewSigner(origin, priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	vkey, err := audit.VerifierKey(origin, priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		return nil, nil, err
+	}
+	log := audit.NewLog(db, origin, signer, nil)
+	return log, &api.Audit{Log: log, Store: db, VerifierKey: vkey}, nil
 }
 
 // openSender builds the configured sender and says which channels it can carry.
@@ -225,6 +255,11 @@ func (m *Main) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = m.Dispatcher.Run(dctx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.AuditLog.Run(dctx, m.Config.Audit.CheckpointEvery, func(err error) { m.Log.Error("audit checkpoint", "err", err) })
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
 
@@ -241,6 +276,10 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	stopDispatch()
 	wg.Wait()
+	// A last checkpoint covers everything this instance logged.
+	if _, cerr := m.AuditLog.Checkpoint(context.Background()); cerr != nil {
+		m.Log.Error("final audit checkpoint", "err", cerr)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -29,6 +29,8 @@ type Config struct {
 	// Identity serves subjects, audiences, tokens and the JWKS; nil leaves
 	// those routes out.
 	Identity *identity.Service
+	// Audit, when set, publishes the audit log's checkpoints and proofs.
+	Audit *Audit
 	// TwilioAuthToken, when set, turns on Twilio's inbound-message webhook
 	// (POST /v1/webhooks/twilio/sms), whose X-Twilio-Signature it checks.
 	TwilioAuthToken string
@@ -140,6 +142,13 @@ func (s *Server) routes() {
 		s.route("PUT /v1/subjects/{id}/guardian", s.requireGuardian, appRoles...)
 		s.route("POST /v1/audiences", s.createAudience, adminRoles...)
 		s.route("GET /v1/audiences", s.listAudiences, appRoles...)
+	}
+	if s.cfg.Audit != nil {
+		s.route("GET /v1/audit/checkpoints", s.listCheckpoints)
+		s.route("POST /v1/audit/checkpoints", s.createCheckpoint, adminRoles...)
+		s.route("GET /v1/audit/proofs/inclusion/{seq}", s.inclusionProof)
+		s.route("GET /v1/audit/proofs/consistency", s.consistency)
+		s.route("GET /v1/audit/entries/{seq}", s.auditEntry, adminRoles...)
 	}
 	if s.cfg.TwilioAuthToken != "" {
 		s.route("POST /v1/webhooks/twilio/sms", s.twilioInbound)

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/ringfence/ringfence/internal/api"
 	"github.com/ringfence/ringfence/internal/apikey"
+	"github.com/ringfence/ringfence/internal/audit"
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/store"
@@ -46,6 +48,9 @@ const (
 	numPrem = "+19005550123" // premium rate
 	nsnPrem = "9005550123"
 )
+
+// auditOrigin names the test log's checkpoints.
+const auditOrigin = "verify.example.com/audit"
 
 // bootstrapKey is the admin key every harness accepts.
 const bootstrapKey = "bootstrap-test-key-0f3c9a"
@@ -94,6 +99,7 @@ type options struct {
 	identity   bool // connect accounts: subjects, audiences, tokens
 	identCfg   func(*identity.Config)
 	twilio     string // the Twilio auth token that turns on the inbound webhook
+	audit      bool   // publish the audit log
 }
 
 // harness is a real API over a real SQLite store, real keys, a dev inbox and
@@ -141,7 +147,7 @@ func newHarness(t testing.TB, opts options) *harness {
 	}
 	h.logSecrets = []string{bootstrapKey}
 	h.dbPath = filepath.Join(t.TempDir(), "ringfence.db")
-	db, err := store.Open(ctx, store.Config{URL: h.dbPath})
+	db, err := store.Open(ctx, store.Config{URL: h.dbPath, AuditMAC: func(m []byte) []byte { return keys.MAC("audit-row", m) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +183,21 @@ func newHarness(t testing.TB, opts options) *harness {
 		Now:             h.clock.Now,
 		TwilioAuthToken: opts.twilio,
 		PublicURL:       "https://verify.example.com",
+	}
+	if opts.audit {
+		priv, _, err := keys.Signer(vault.PurposeCheckpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := audit.NewSigner(auditOrigin, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vkey, err := audit.VerifierKey(auditOrigin, priv.Public().(ed25519.PublicKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Audit = &api.Audit{Log: audit.NewLog(db, auditOrigin, signer, h.clock.Now), Store: db, VerifierKey: vkey}
 	}
 	if opts.identity {
 		icfg := identity.DefaultConfig()

@@ -70,8 +70,10 @@ type Entry struct {
 	Actor string
 	// Purpose is the declared purpose of an access to a number, if any.
 	Purpose string
-	// Ref is the verification or subject id the event is about.
+	// Ref is the verification (or reveal request) id the event is about.
 	Ref string
+	// Subject is the subject id the event is about, if any.
+	Subject string
 	// Index is the keyed blind index of the phone number, or a subject
 	// commitment; never a number.
 	Index []byte
@@ -87,7 +89,7 @@ type Entry struct {
 
 // LeafData returns the canonical encoding of e that the Merkle tree commits
 // to. It is unambiguous: a version byte (1); Seq as 8 bytes big-endian; Type,
-// Actor, Purpose, Ref, Index and Detail, each as a 4-byte big-endian length
+// Actor, Purpose, Ref, Subject, Index and Detail, each as a 4-byte big-endian length
 // and the bytes; At as milliseconds since the Unix epoch in 8 bytes
 // big-endian (two's complement); and the payload commitment as a 4-byte
 // length and SHA-256(Payload), or a zero length when Payload is empty.
@@ -95,7 +97,7 @@ type Entry struct {
 // A field of 4 GiB or more cannot be encoded and makes LeafData panic; no
 // database column holds one.
 func (e Entry) LeafData() []byte {
-	n := 1 + 8 + 6*4 + len(e.Type) + len(e.Actor) + len(e.Purpose) + len(e.Ref) +
+	n := 1 + 8 + 7*4 + len(e.Type) + len(e.Actor) + len(e.Purpose) + len(e.Ref) + len(e.Subject) +
 		len(e.Index) + len(e.Detail) + 8 + 4 + HashSize
 	b := make([]byte, 0, n)
 	b = append(b, leafVersion)
@@ -104,6 +106,7 @@ func (e Entry) LeafData() []byte {
 	b = appendField(b, e.Actor)
 	b = appendField(b, e.Purpose)
 	b = appendField(b, e.Ref)
+	b = appendField(b, e.Subject)
 	b = appendField(b, e.Index)
 	b = appendField(b, e.Detail)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.At.UnixMilli()))

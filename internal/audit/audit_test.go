@@ -114,7 +114,8 @@ func sampleEntry() Entry {
 		Type:    "number.reveal",
 		Actor:   "st_alice",
 		Purpose: "tos_review",
-		Ref:     "sub_bdmjag4si3ude42574noj2jpry",
+		Ref:     "rv_bdmjag4si3ude42574noj2jpry",
+		Subject: "sub_bdmjag4si3ude42574noj2jpry",
 		Index:   []byte{0, 0, 0, 1, 0xaa, 0xbb},
 		Detail:  "approved by st_bob",
 		At:      time.UnixMilli(1767225600123).UTC(),
@@ -128,7 +129,7 @@ func TestLeafDataLayout(t *testing.T) {
 	var want []byte
 	want = append(want, 1)
 	want = binary.BigEndian.AppendUint64(want, 42)
-	for _, f := range []string{e.Type, e.Actor, e.Purpose, e.Ref, string(e.Index), e.Detail} {
+	for _, f := range []string{e.Type, e.Actor, e.Purpose, e.Ref, e.Subject, string(e.Index), e.Detail} {
 		want = binary.BigEndian.AppendUint32(want, uint32(len(f)))
 		want = append(want, f...)
 	}
@@ -143,7 +144,7 @@ func TestLeafDataLayout(t *testing.T) {
 		t.Error("LeafData contains the payload ciphertext, want only its hash")
 	}
 	// Pin the encoding: changing it breaks every stored leaf hash.
-	const golden = "60a764a8e0ff0654570ec94133209c45a1cf102f5ddc1e5e8efe2c0a7fbb423f"
+	const golden = "b929049da1bf9ffd3337a0ba29a1b19118ba246c5dc9191a8c0952f2421e5385"
 	if got := hex.EncodeToString(LeafHash(e.LeafData())); got != golden {
 		t.Errorf("LeafHash(sample) = %s, want %s", got, golden)
 	}

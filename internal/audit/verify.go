@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"iter"
@@ -86,10 +85,10 @@ type opened struct {
 }
 
 // Verify checks the whole audit log of rows against its signed checkpoints
-// (in any order) and, when rowMAC is not nil, against the row MACs. rowMAC
-// returns the MAC that the row of seq with leafHash must carry, that is the
-// MAC of RowMACMessage(seq, leafHash) under the key kept outside the
-// database. Verify stops at the first problem, in seq order, and returns it
+// (in any order) and, when checkMAC is not nil, against the row MACs.
+// checkMAC reports whether stored is the MAC of msg (RowMACMessage of the
+// row's seq and leaf hash) under a key kept outside the database; it gets
+// the stored MAC so that it can use the key version the MAC names. Verify stops at the first problem, in seq order, and returns it
 // with a Report of what passed before:
 //
 //   - a checkpoint that does not open under v: *BadCheckpointError, before
@@ -107,8 +106,8 @@ type opened struct {
 // Other errors come from rows or ctx.
 //
 // An operator with database access alone can change rows but cannot make
-// MACs, so with rowMAC Verify names the first row changed in any way.
-// Without the MAC key (rowMAC nil) anyone can still run Verify, but it only
+// MACs, so with checkMAC Verify names the first row changed in any way.
+// Without the MAC key (checkMAC nil) anyone can still run Verify, but it only
 // sees what the signed checkpoints and the row contents themselves show: it
 // catches a gap or repeated seq, a row edited without updating its stored
 // leaf hash, and any change, deletion, insertion or reordering of rows
@@ -116,7 +115,7 @@ type opened struct {
 // the row. It cannot see rows after the last checkpoint being rewritten
 // consistently (contents and leaf hash), fabricated or deleted from the end.
 // Sign checkpoints often, and keep copies of them away from the database.
-func Verify(ctx context.Context, rows RowSource, checkpoints [][]byte, v note.Verifier, rowMAC func(seq uint64, leafHash []byte) []byte) (*Report, error) {
+func Verify(ctx context.Context, rows RowSource, checkpoints [][]byte, v note.Verifier, checkMAC func(msg, stored []byte) bool) (*Report, error) {
 	rep := &Report{}
 	if v == nil && len(checkpoints) > 0 {
 		return rep, errors.New("audit: verify: checkpoints but no verifier")
@@ -175,12 +174,8 @@ func Verify(ctx context.Context, rows RowSource, checkpoints [][]byte, v note.Ve
 		if !bytes.Equal(lh, row.LeafHash) {
 			return rep, &BadEntryError{Seq: seq, Reason: "contents do not match the stored leaf hash (row edited)"}
 		}
-		if rowMAC != nil {
-			want := rowMAC(seq, lh)
-			if len(want) == 0 {
-				return rep, errors.New("audit: rowMAC returned no MAC")
-			}
-			if !hmac.Equal(row.MAC, want) {
+		if checkMAC != nil {
+			if !checkMAC(RowMACMessage(seq, lh), row.MAC) {
 				return rep, &BadEntryError{Seq: seq, Reason: "MAC does not match (row forged, inserted, moved or edited)"}
 			}
 		}

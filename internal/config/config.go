@@ -2,6 +2,7 @@
 package config
 
 import (
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type Config struct {
 	Keys     Keys     `yaml:"keys"`
 	Verify   Verify   `yaml:"verify"`
 	Identity Identity `yaml:"identity"`
+	Audit    Audit    `yaml:"audit"`
 	SMS      SMS      `yaml:"sms"`
 	Log      Log      `yaml:"log"`
 	Demo     Demo     `yaml:"demo"`
@@ -79,6 +81,12 @@ type Verify struct {
 	WebOTPDomain   string        `yaml:"webotp_domain"`     // when set, messages end with "@domain #code"
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`   // how long Idempotency-Key results are kept
 	InboundNumber  string        `yaml:"inbound_number"`    // E.164 number people text for inbound_sms; "" turns it off
+}
+
+// Audit configures the tamper-evident audit log.
+type Audit struct {
+	CheckpointEvery time.Duration `yaml:"checkpoint_every"` // how often a checkpoint is signed when the log grew
+	Origin          string        `yaml:"origin"`           // the checkpoints' origin line; "" means <public_url host>/audit
 }
 
 // Identity holds the account rules and the tokens' settings.
@@ -158,6 +166,7 @@ func Default() Config {
 			CoolingOff: 7 * 24 * time.Hour,
 			TokenTTL:   10 * time.Minute,
 		},
+		Audit: Audit{CheckpointEvery: time.Minute},
 		SMS: SMS{
 			Provider:    ProviderDev,
 			SendTimeout: 10 * time.Second,
@@ -185,6 +194,17 @@ func (c Config) TokenIssuer() string {
 		return c.HTTP.PublicURL
 	}
 	return "ringfence"
+}
+
+// AuditOrigin returns the name in the audit log's signed checkpoints.
+func (c Config) AuditOrigin() string {
+	if c.Audit.Origin != "" {
+		return c.Audit.Origin
+	}
+	if u, err := url.Parse(c.HTTP.PublicURL); err == nil && u.Host != "" {
+		return u.Host + "/audit"
+	}
+	return "ringfence.local/audit"
 }
 
 // KeysDir returns the keyring directory: keys.dir, or <data_dir>/keys when that is empty.

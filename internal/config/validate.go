@@ -58,6 +58,10 @@ func (c Config) Validate() error {
 
 	c.validateVerify(&v)
 	c.validateIdentity(&v)
+	v.duration("audit.checkpoint_every", c.Audit.CheckpointEvery, time.Second, 24*time.Hour)
+	if o := c.Audit.Origin; o != "" && (len(o) > 200 || strings.ContainsAny(o, " +\t\n")) {
+		v.add("audit.origin", "must be a name without spaces or plus signs, like verify.example.com/audit")
+	}
 	c.validateSMS(&v)
 
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {

@@ -41,6 +41,10 @@ type Config struct {
 	MaxBatch int
 	// Logger receives the store's logs; nil discards them.
 	Logger *slog.Logger
+	// AuditMAC computes the MAC stored with each audit row, under a key kept
+	// outside the database (audit.RowMACMessage of seq and leaf hash); nil
+	// stores no MAC, and then only the signed checkpoints protect the log.
+	AuditMAC func(msg []byte) []byte
 }
 
 // DB is ringfence's database. On SQLite it has one writer connection, fed by
@@ -53,6 +57,7 @@ type DB struct {
 	r      *sql.DB // reads: SQLite's query_only pool, or the Postgres pool
 	writer *writer // SQLite group commit; nil on Postgres
 	log    *slog.Logger
+	mac    func([]byte) []byte
 
 	closeOnce sync.Once
 	closeErr  error
@@ -84,7 +89,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db := &DB{d: d, url: cfg.URL, log: log}
+	db := &DB{d: d, url: cfg.URL, log: log, mac: cfg.AuditMAC}
 	if d == postgres {
 		err = db.openPostgres(ctx, target)
 	} else {
@@ -100,6 +105,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if d == sqlite {
 		db.writer = newWriter(db.w, maxBatch, log)
+		db.writer.mac = cfg.AuditMAC
 	}
 	return db, nil
 }
@@ -252,7 +258,7 @@ func (db *DB) writeOnce(ctx context.Context, fn func(t *tx) error) (err error) {
 			_ = sqlTx.Rollback() // the error that brought us here matters more
 		}
 	}()
-	if err := callFn(db.log, fn, &tx{ctx: ctx, q: sqlTx, d: db.d}); err != nil {
+	if err := callFn(db.log, fn, &tx{ctx: ctx, q: sqlTx, d: db.d, mac: db.mac}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -278,6 +284,7 @@ type tx struct {
 	ctx context.Context
 	q   *sql.Tx
 	d   dialect
+	mac func([]byte) []byte // audit row MAC, or nil
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {

@@ -38,6 +38,7 @@ type writer struct {
 	db   *sql.DB // the one writer connection
 	max  int
 	log  *slog.Logger
+	mac  func([]byte) []byte // audit row MAC, or nil
 	reqs chan *request
 
 	batches atomic.Int64 // transactions begun, for tests
@@ -184,7 +185,7 @@ func (w *writer) runOne(ctx context.Context, sqlTx *sql.Tx, req *request) (fnErr
 	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
-	fnErr = callFn(w.log, req.fn, &tx{ctx: ctx, q: sqlTx, d: sqlite})
+	fnErr = callFn(w.log, req.fn, &tx{ctx: ctx, q: sqlTx, d: sqlite, mac: w.mac})
 	if fnErr != nil {
 		if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
 			return fnErr, fmt.Errorf("roll back to savepoint: %w", err)

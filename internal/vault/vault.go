@@ -199,6 +199,26 @@ func (k *Keyring) CheckCode(mac []byte, scope, code string) bool {
 	return hmac.Equal(mac, keyedMAC(kv, scope, code))
 }
 
+// MAC authenticates msg under the newest index key, separated by domain: the
+// 4-byte key version and HMAC-SHA-256. The audit log MACs its rows with it.
+func (k *Keyring) MAC(domain string, msg []byte) []byte {
+	mustNoNUL("domain", domain)
+	return keyedMAC(k.newest(PurposeIndex), domain, string(msg))
+}
+
+// CheckMAC reports, in constant time, whether mac is MAC(domain, msg) under
+// the index key version it names, so MACs made before a rotation still check.
+func (k *Keyring) CheckMAC(mac []byte, domain string, msg []byte) bool {
+	if len(mac) != macLen || strings.IndexByte(domain, 0) >= 0 {
+		return false
+	}
+	kv := k.find(PurposeIndex, binary.BigEndian.Uint32(mac))
+	if kv == nil {
+		return false
+	}
+	return hmac.Equal(mac, keyedMAC(kv, domain, string(msg)))
+}
+
 // keyedMAC is the key version of kv followed by HMAC-SHA-256(kv, a || 0x00 || b).
 func keyedMAC(kv *key, a, b string) []byte {
 	out := make([]byte, 4, macLen)

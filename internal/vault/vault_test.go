@@ -757,3 +757,27 @@ func BenchmarkCodeMAC(b *testing.B) {
 		k.CodeMAC("ve_bdmjag4si3ude42574noj2jpry", "123456")
 	}
 }
+
+func TestMAC(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	k, err := Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte{1, 0, 2, 0xff}
+	m := k.MAC("audit-row", msg)
+	if !k.CheckMAC(m, "audit-row", msg) {
+		t.Fatal("a MAC does not check")
+	}
+	if k.CheckMAC(m, "other", msg) || k.CheckMAC(m, "audit-row", []byte{1, 0, 2}) || k.CheckMAC(m[:10], "audit-row", msg) || k.CheckMAC(nil, "audit-row", msg) {
+		t.Error("a MAC checks for another domain, message or length")
+	}
+	bad := append([]byte(nil), m...)
+	bad[len(bad)-1] ^= 1
+	if k.CheckMAC(bad, "audit-row", msg) {
+		t.Error("a changed MAC checks")
+	}
+}

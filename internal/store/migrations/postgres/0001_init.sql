@@ -76,8 +76,11 @@ CREATE TABLE audit_events (
 	verification_id TEXT    NOT NULL,
 	subject_id      TEXT    NOT NULL,
 	phone_index     BYTEA,
+	payload         BYTEA,
 	detail          TEXT    NOT NULL,
-	at              BIGINT  NOT NULL
+	at              BIGINT  NOT NULL,
+	leaf_hash       BYTEA   NOT NULL,
+	mac             BYTEA
 );
 CREATE INDEX audit_events_verification ON audit_events (verification_id);
 CREATE INDEX audit_events_phone ON audit_events (phone_index) WHERE phone_index IS NOT NULL;

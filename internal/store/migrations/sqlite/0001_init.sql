@@ -74,8 +74,11 @@ CREATE TABLE audit_events (
 	verification_id TEXT    NOT NULL,
 	subject_id      TEXT    NOT NULL,
 	phone_index     BLOB,
+	payload         BLOB,
 	detail          TEXT    NOT NULL,
-	at              INTEGER NOT NULL
+	at              INTEGER NOT NULL,
+	leaf_hash       BLOB    NOT NULL,
+	mac             BLOB
 ) STRICT;
 CREATE INDEX audit_events_verification ON audit_events (verification_id);
 CREATE INDEX audit_events_phone ON audit_events (phone_index) WHERE phone_index IS NOT NULL;

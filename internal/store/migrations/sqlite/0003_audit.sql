@@ -1,0 +1,10 @@
+-- Signed checkpoints of the audit log (RFC 6962 Merkle tree over
+-- audit_events, leaf index seq-1), with the compact-range state that lets a
+-- restarted service continue the tree without rehashing it.
+CREATE TABLE audit_checkpoints (
+	size       INTEGER PRIMARY KEY,
+	root       BLOB    NOT NULL,
+	state      BLOB    NOT NULL,
+	note       TEXT    NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
