@@ -1,0 +1,293 @@
+// Package twilioverify starts and checks verifications with Twilio Verify v2,
+// where Twilio makes, sends and checks the code; ringfence still applies its own
+// limits, audit and tokens around it.
+//
+// Request and answer shapes follow Twilio's Verify v2 API reference
+// (Verification and VerificationCheck resources) and its error-code list
+// (60200-60410, 20404).
+package twilioverify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ringfence/ringfence/internal/sms"
+)
+
+// DefaultBaseURL is the Twilio Verify API root.
+const DefaultBaseURL = "https://verify.twilio.com"
+
+// name is the provider name in errors.
+const name = "twilioverify"
+
+// maxResponse bounds how much of an answer is read.
+const maxResponse = 64 << 10
+
+// CodeClosed is the Code of the *sms.Error Check returns for a verification
+// Twilio reports as no longer pending (canceled, expired, max_attempts_reached...)
+// in a 200 answer. A verification Twilio no longer knows gives Code "20404".
+const CodeClosed = "closed"
+
+// Config is what a Verifier needs to reach Twilio Verify.
+type Config struct {
+	// AccountSID is the account ("AC..."); with AuthToken it authenticates requests.
+	AccountSID string
+	// AuthToken is the account's auth token.
+	AuthToken string
+	// ServiceSID is the Verify service ("VA...").
+	ServiceSID string
+	// BaseURL is the API root; empty means DefaultBaseURL.
+	BaseURL string
+	// HTTPClient makes the requests; nil means a client with a 30 second timeout.
+	// Redirects are never followed, whichever client is used.
+	HTTPClient *http.Client
+}
+
+// Verifier starts and checks Twilio verifications.
+type Verifier struct {
+	cfg     Config
+	service string
+	client  *http.Client
+}
+
+// New returns a Verifier for cfg, or an error naming every bad field.
+func New(cfg Config) (*Verifier, error) {
+	var errs []error
+	if !strings.HasPrefix(cfg.AccountSID, "AC") {
+		errs = append(errs, errors.New(`twilioverify: AccountSID must start with "AC"`))
+	}
+	if cfg.AuthToken == "" {
+		errs = append(errs, errors.New("twilioverify: AuthToken is required"))
+	}
+	if !strings.HasPrefix(cfg.ServiceSID, "VA") || !safeSID(cfg.ServiceSID) {
+		errs = append(errs, errors.New(`twilioverify: ServiceSID must start with "VA"`))
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, errors.New("twilioverify: BaseURL must be an http or https URL"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		client = &c
+	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Verifier{
+		cfg:     cfg,
+		service: strings.TrimRight(cfg.BaseURL, "/") + "/v2/Services/" + cfg.ServiceSID,
+		client:  client,
+	}, nil
+}
+
+// Name returns "twilioverify".
+func (v *Verifier) Name() string { return name }
+
+// Start asks Twilio to send a code to the E.164 number to on channel ("sms",
+// "call" or "whatsapp", the values of sms.SMS, sms.Voice and sms.WhatsApp) in
+// locale, and returns the verification's sid ("VE...") for Check. A locale Twilio
+// has no template for is mapped to its language or left out, so Twilio picks one
+// from the number's country. It returns *sms.Error with Twilio's numeric code
+// ("60200" invalid parameter, "60203" too many sends, "60410" blocked as fraud...),
+// or an error wrapping ctx.Err().
+func (v *Verifier) Start(ctx context.Context, to, channel, locale string) (string, error) {
+	switch sms.Channel(channel) {
+	case sms.SMS, sms.Voice, sms.WhatsApp:
+	default:
+		return "", &sms.Error{Provider: name, Code: sms.CodeUnsupportedChannel}
+	}
+	if !e164(to) {
+		return "", &sms.Error{Provider: name, Code: sms.CodeInvalidMessage}
+	}
+	form := url.Values{"To": {to}, "Channel": {channel}}
+	if l := twilioLocale(locale); l != "" {
+		form.Set("Locale", l)
+	}
+	var out struct {
+		SID string `json:"sid"`
+	}
+	status, err := v.post(ctx, "/Verifications", form, &out)
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(out.SID, "VE") || !safeSID(out.SID) {
+		// Twilio accepted something: starting again could send a second code.
+		return "", &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: status}
+	}
+	return out.SID, nil
+}
+
+// Check submits code for the verification sid and reports whether Twilio approved
+// it. A wrong code gives false and no error. A verification Twilio no longer has
+// (approved, expired, or out of attempts) gives *sms.Error Code "20404"; one that
+// Twilio reports closed gives Code CodeClosed; too many checks gives "60202".
+// Other failures give *sms.Error with Twilio's numeric code, or an error wrapping
+// ctx.Err().
+func (v *Verifier) Check(ctx context.Context, sid, code string) (bool, error) {
+	if !strings.HasPrefix(sid, "VE") || !safeSID(sid) || len(code) < 4 || len(code) > 10 || !alnum(code) {
+		return false, &sms.Error{Provider: name, Code: sms.CodeInvalidMessage}
+	}
+	var out struct {
+		Status string `json:"status"`
+	}
+	status, err := v.post(ctx, "/VerificationCheck", url.Values{"VerificationSid": {sid}, "Code": {code}}, &out)
+	if err != nil {
+		return false, err
+	}
+	switch out.Status {
+	case "approved":
+		return true, nil
+	case "pending":
+		return false, nil
+	case "canceled", "expired", "max_attempts_reached", "deleted", "failed":
+		return false, &sms.Error{Provider: name, Code: CodeClosed, Status: status}
+	}
+	return false, &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: status}
+}
+
+// post sends form to the service's resource path and decodes a 2xx answer into out.
+func (v *Verifier) post(ctx context.Context, path string, form url.Values, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.service+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, fmt.Errorf("twilioverify: new request: %w", err)
+	}
+	req.SetBasicAuth(v.cfg.AccountSID, v.cfg.AuthToken)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return 0, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return 0, transportError(ctx, err)
+	}
+	if len(body) > maxResponse {
+		body = nil // a truncated document cannot be decoded
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if json.Unmarshal(body, out) != nil {
+			return resp.StatusCode, &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: resp.StatusCode}
+		}
+		return resp.StatusCode, nil
+	}
+	// Twilio's error document also holds "message", which may echo the number:
+	// only the numeric code is decoded.
+	var fail struct {
+		Code json.Number `json:"code"`
+	}
+	code := "http_" + strconv.Itoa(resp.StatusCode)
+	if json.Unmarshal(body, &fail) == nil {
+		if n, err := strconv.ParseUint(string(fail.Code), 10, 32); err == nil && n > 0 && n <= 999999 {
+			code = strconv.FormatUint(n, 10)
+		}
+	}
+	return resp.StatusCode, &sms.Error{
+		Provider:  name,
+		Code:      code,
+		Status:    resp.StatusCode,
+		Temporary: temporary(resp.StatusCode, code),
+	}
+}
+
+// permanent are codes Twilio answers with 429 that waiting a little does not cure:
+// the verification or the number has used its attempts.
+var permanent = map[string]bool{
+	"60202": true, // max check attempts reached
+	"60203": true, // max send attempts reached
+}
+
+// temporary reports whether a request answered with status and code may succeed later.
+func temporary(status int, code string) bool {
+	if permanent[code] {
+		return false
+	}
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+}
+
+// transportError turns a failure to exchange a request into an error wrapping
+// ctx.Err() if ctx ended, else a temporary *sms.Error. The URL in a *url.Error is
+// dropped: only the transport's own text is kept.
+func transportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("twilioverify: %w", ctx.Err())
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &sms.Error{Provider: name, Code: sms.CodeNetwork, Temporary: true, Err: err}
+}
+
+// safeSID reports whether sid is 34 letters and digits, as Twilio sids are.
+func safeSID(sid string) bool {
+	return len(sid) == 34 && alnum(sid)
+}
+
+// alnum reports whether s is only ASCII letters and digits.
+func alnum(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// e164 reports whether s is "+" and 2 to 15 digits, the first not 0.
+func e164(s string) bool {
+	d, ok := strings.CutPrefix(s, "+")
+	if !ok || len(d) < 2 || len(d) > 15 || d[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// twilioLocales are the locales Twilio Verify documents ("Verify supported
+// languages"), in lower case, mapped to Twilio's spelling.
+var twilioLocales = func() map[string]string {
+	m := map[string]string{}
+	for _, l := range []string{
+		"af", "ar", "ca", "zh", "zh-CN", "zh-HK", "hr", "cs", "da", "nl", "en", "en-GB",
+		"et", "fi", "fr", "de", "el", "he", "hi", "hu", "id", "it", "ja", "kn", "ko",
+		"lt", "ms", "mr", "nb", "pl", "pt-BR", "pt", "ro", "ru", "sk", "es", "sv", "tl",
+		"te", "th", "tr", "uk", "vi",
+	} {
+		m[strings.ToLower(l)] = l
+	}
+	return m
+}()
+
+// twilioLocale returns Twilio's locale for a BCP 47 tag ("pt_br" gives "pt-BR",
+// "de-AT" gives "de", "no" gives "nb"), or "" if Twilio has none for its language.
+func twilioLocale(tag string) string {
+	tag = strings.ToLower(strings.ReplaceAll(tag, "_", "-"))
+	lang, rest, _ := strings.Cut(tag, "-")
+	region, _, _ := strings.Cut(rest, "-")
+	if lang == "no" || lang == "nn" {
+		lang = "nb"
+	}
+	if l, ok := twilioLocales[lang+"-"+region]; ok {
+		return l
+	}
+	return twilioLocales[lang]
+}
