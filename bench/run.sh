@@ -56,11 +56,13 @@ seconds() {
 }
 DUR_S=$(seconds "$DURATION")
 
-# free_port: a TCP port on 127.0.0.1 nothing listens on.
+# free_port: a TCP port on 127.0.0.1 nothing listens on, below the ephemeral
+# range, so no outgoing connection (wrk's, seed's) can be holding it.
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
 	local port
 	while :; do
-		port=$((20000 + RANDOM % 20000))
+		port=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return
@@ -68,12 +70,16 @@ free_port() {
 	done
 }
 
-# wait_http URL: until URL answers 2xx, at most 30 s.
+# wait_http URL [PID]: until URL answers 2xx, at most 30 s; fails at once if
+# PID exits.
 wait_http() {
 	local i
 	for i in $(seq 300); do
 		if curl -fsS -o /dev/null "$1" 2>/dev/null; then
 			return 0
+		fi
+		if [[ -n ${2:-} ]] && ! kill -0 "$2" 2>/dev/null; then
+			return 1
 		fi
 		sleep 0.1
 	done
@@ -94,49 +100,75 @@ stop() {
 
 # start_hello: sets HELLO_PID and HELLO_URL.
 start_hello() {
-	local port
-	port=$(free_port)
-	"$BIN/hello" -addr "127.0.0.1:$port" 2>>"$OUT/hello.log" &
-	HELLO_PID=$!
-	PIDS+=("$HELLO_PID")
-	HELLO_URL=http://127.0.0.1:$port
-	wait_http "$HELLO_URL/healthz"
+	local port attempt
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		"$BIN/hello" -addr "127.0.0.1:$port" 2>>"$OUT/hello.log" &
+		HELLO_PID=$!
+		PIDS+=("$HELLO_PID")
+		HELLO_URL=http://127.0.0.1:$port
+		if wait_http "$HELLO_URL/healthz" "$HELLO_PID"; then
+			return 0
+		fi
+		stop "$HELLO_PID"
+	done
+	log "hello did not start: $(tail -2 "$OUT/hello.log")"
+	return 1
 }
 
 # start_ringfence NAME: a fresh data folder and process; sets RF_PID and RF_URL.
 start_ringfence() {
-	local port dir=$DATA_ROOT/data-$1
-	port=$(free_port)
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	RINGFENCE_DATA_DIR=$dir \
-		RINGFENCE_HTTP_ADDR=127.0.0.1:$port \
-		RINGFENCE_BOOTSTRAP_API_KEY=$BENCH_KEY \
-		RINGFENCE_LOG_LEVEL=warn \
-		"$BIN/ringfence" serve >"$OUT/ringfence-$1.log" 2>&1 &
-	RF_PID=$!
-	PIDS+=("$RF_PID")
-	RF_URL=http://127.0.0.1:$port
-	wait_http "$RF_URL/healthz"
+	local port attempt dir=$DATA_ROOT/data-$1
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		RINGFENCE_DATA_DIR=$dir \
+			RINGFENCE_HTTP_ADDR=127.0.0.1:$port \
+			RINGFENCE_BOOTSTRAP_API_KEY=$BENCH_KEY \
+			RINGFENCE_LOG_LEVEL=warn \
+			"$BIN/ringfence" serve >"$OUT/ringfence-$1.log" 2>&1 &
+		RF_PID=$!
+		PIDS+=("$RF_PID")
+		RF_URL=http://127.0.0.1:$port
+		if wait_http "$RF_URL/healthz" "$RF_PID"; then
+			return 0
+		fi
+		stop "$RF_PID"
+		log "ringfence did not start (attempt $attempt): $(tail -1 "$OUT/ringfence-$1.log")"
+	done
+	return 1
 }
 
-# run_wrk SCRIPT URL OUTFILE [PID to profile]
+# cpu_seconds PID: CPU time (user + system) a process has used so far.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_seconds() {
+	awk -v hz="$CLK_TCK" '{print ($14 + $15) / hz}' "/proc/$1/stat"
+}
+
+# run_wrk SCRIPT URL OUTFILE SERVER_PID: one wrk run; appends the CPU the
+# server and wrk used, in cores, to OUTFILE.
 run_wrk() {
-	local perf_pid=""
-	if [[ $PERF == 1 && -n ${4:-} ]]; then
+	local perf_pid="" before after wrk_cpu
+	if [[ $PERF == 1 ]]; then
 		perf record -F 499 -g -p "$4" -o "${3%.txt}.perf.data" -- sleep "$DUR_S" >/dev/null 2>&1 &
 		perf_pid=$!
 	fi
-	BENCH_THREADS=$THREADS BENCH_IDS=$WORK/ids.txt wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$BENCH/$1" "$2" >"$3" 2>&1 || {
-		log "wrk failed: $(tail -3 "$3")"
-	}
+	before=$(cpu_seconds "$4")
+	local TIMEFORMAT='%U %S %R'
+	wrk_cpu=$({ time BENCH_THREADS=$THREADS BENCH_IDS=$WORK/ids.txt wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
+		-s "$BENCH/$1" "$2" >"$3" 2>&1; } 2>&1) || log "wrk failed: $(tail -3 "$3")"
+	after=$(cpu_seconds "$4")
 	if [[ -n $perf_pid ]]; then
 		wait "$perf_pid" || true
 	fi
+	read -r u s real <<<"$wrk_cpu"
+	awk -v b="$before" -v a="$after" -v u="$u" -v s="$s" -v r="$real" \
+		'BEGIN { printf "bench-cpu: server %.2f cores, wrk %.2f cores (of %d)\n", (a - b) / r, (u + s) / r, '"$(nproc)"' }' >>"$3"
 	local rps errs
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$3")
 	errs=$(awk '/^bench-errors:/ {print $2}' "$3")
-	log "  $(basename "$3" .txt): ${rps:-?} req/s, errors ${errs:-?}, p50 $(awk '$1=="50%" {print $2}' "$3"), p99 $(awk '$1=="99%" {print $2}' "$3")"
+	log "  $(basename "$3" .txt): ${rps:-?} req/s, errors ${errs:-?}, p50 $(awk '$1=="50%" {print $2}' "$3"), p99 $(awk '$1=="99%" {print $2}' "$3"), $(grep '^bench-cpu' "$3" | cut -d' ' -f2-)"
 }
 
 # seed_ids COUNT AREA FILE: COUNT verifications on $RF_URL, "id wrongcode" lines in FILE.
@@ -182,7 +214,7 @@ for r in $(seq "$ROUNDS"); do
 	log "round $r/$ROUNDS"
 
 	start_hello
-	run_wrk start.lua "$HELLO_URL" "$OUT/r$r-hello.txt"
+	run_wrk start.lua "$HELLO_URL" "$OUT/r$r-hello.txt" "$HELLO_PID"
 	stop "$HELLO_PID"
 
 	start_ringfence "r$r-start"

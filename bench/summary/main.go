@@ -41,6 +41,8 @@ type run struct {
 	errors   int
 	overrun  int
 	parsed   bool
+	srvCPU   float64 // cores the server used during the run (run.sh), 0 if unknown
+	wrkCPU   float64 // cores wrk used
 }
 
 func (r run) valid() bool { return r.parsed && r.errors == 0 && r.overrun == 0 }
@@ -84,7 +86,7 @@ func main() {
 
 	helloRPS, _, _, helloN := medians(closed["hello"])
 	fmt.Printf("Closed loop (wrk), median of the valid alternating rounds:\n")
-	fmt.Printf("  %-8s %5s %10s %9s %9s %8s %10s   %s\n", "scenario", "valid", "req/s", "p50", "p99", "ratio", "ratio/rnd", "req/s of each round")
+	fmt.Printf("  %-8s %5s %10s %9s %9s %8s %10s %8s %8s   %s\n", "scenario", "valid", "req/s", "p50", "p99", "ratio", "ratio/rnd", "srv cpu", "wrk cpu", "req/s of each round")
 	verdicts := []string{}
 	for _, sc := range order(closed, "hello", "start", "check") {
 		rs := closed[sc]
@@ -102,7 +104,8 @@ func main() {
 			}
 			each = append(each, s)
 		}
-		fmt.Printf("  %-8s %2d/%-2d %10.0f %9s %9s %8s %10s   %s\n", sc, n, len(rs), rps, fmtDur(p50), fmtDur(p99), ratio, perRound, strings.Join(each, " "))
+		srv, wrk := cpus(rs)
+		fmt.Printf("  %-8s %2d/%-2d %10.0f %9s %9s %8s %10s %8s %8s   %s\n", sc, n, len(rs), rps, fmtDur(p50), fmtDur(p99), ratio, perRound, srv, wrk, strings.Join(each, " "))
 		if sc != "hello" && helloN > 0 && n > 0 {
 			verdicts = append(verdicts, fmt.Sprintf("%s at >= %.0f%% of hello-world: %s (%.1f%%)", sc, goalRatio*100, pass(rps/helloRPS >= goalRatio), 100*rps/helloRPS))
 		}
@@ -128,6 +131,8 @@ func main() {
 			fmt.Printf("  (hello: the reference server at start's half rate: the floor that the generator and the machine set)\n")
 		}
 	}
+	fmt.Printf("\nratio: median req/s over hello's median; ratio/rnd: median of each round's ratio to the same round's hello.\n")
+	fmt.Printf("srv cpu, wrk cpu: median cores the server and wrk used during the runs.\n")
 	fmt.Printf("\nGoal:\n")
 	for _, v := range verdicts {
 		fmt.Printf("  %s\n", v)
@@ -176,6 +181,21 @@ func medians(rs []run) (rps float64, p50, p99 time.Duration, n int) {
 	return med(a), med(b), med(c), len(a)
 }
 
+// cpus returns the median cores the server and wrk used over the valid runs, as text.
+func cpus(rs []run) (srv, wrk string) {
+	var a, b []float64
+	for _, r := range rs {
+		if r.valid() && r.srvCPU > 0 {
+			a = append(a, r.srvCPU)
+			b = append(b, r.wrkCPU)
+		}
+	}
+	if len(a) == 0 {
+		return "-", "-"
+	}
+	return fmt.Sprintf("%.2f", med(a)), fmt.Sprintf("%.2f", med(b))
+}
+
 // roundRatio is the median over rounds of the scenario's rate over the same round's hello rate.
 func roundRatio(rs, hello []run) float64 {
 	var ratios []float64
@@ -207,6 +227,7 @@ var (
 	reErrors  = regexp.MustCompile(`^bench-errors:\s+(\d+)`)
 	reOverrun = regexp.MustCompile(`^bench-overrun:\s+(\d+)`)
 	reNon2xx  = regexp.MustCompile(`^\s*Non-2xx or 3xx responses:\s+(\d+)`)
+	reCPU     = regexp.MustCompile(`^bench-cpu: server ([0-9.]+) cores, wrk ([0-9.]+) cores`)
 )
 
 // parse reads one wrk or bench/rate output.
@@ -237,6 +258,9 @@ func parse(name string) run {
 			sawErrors = true
 		} else if m := reOverrun.FindStringSubmatch(line); m != nil {
 			r.overrun, _ = strconv.Atoi(m[1])
+		} else if m := reCPU.FindStringSubmatch(line); m != nil {
+			r.srvCPU, _ = strconv.ParseFloat(m[1], 64)
+			r.wrkCPU, _ = strconv.ParseFloat(m[2], 64)
 		} else if m := reNon2xx.FindStringSubmatch(line); m != nil {
 			non2xx, _ = strconv.Atoi(m[1])
 		}

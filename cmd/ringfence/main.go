@@ -46,6 +46,10 @@ Usage:
                                       create an API key and print it once
   ringfence keys list                 list API keys
   ringfence keys revoke ID            revoke an API key
+  ringfence staff create -email E -role viewer|reviewer|approver|admin [-password-file F]
+                                      create a console account (password from stdin or
+                                      the file) and print its TOTP secret once
+  ringfence staff list                list console accounts
   ringfence audit verify [-public]    recompute the audit log and check it against every
                                       signed checkpoint; names the first bad entry
   ringfence audit checkpoint          sign a checkpoint of the audit log now
@@ -69,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runMigrate(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr, getenv)
+	case "staff":
+		return runStaff(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr, getenv)
 	case "config":

@@ -20,11 +20,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ringfence/ringfence/internal/access"
 	"github.com/ringfence/ringfence/internal/api"
 	"github.com/ringfence/ringfence/internal/apikey"
 	"github.com/ringfence/ringfence/internal/audit"
 	"github.com/ringfence/ringfence/internal/config"
 	"github.com/ringfence/ringfence/internal/console"
+	"github.com/ringfence/ringfence/internal/fraud"
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/sms"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
@@ -58,9 +60,11 @@ type Main struct {
 	DevInbox   *devinbox.Inbox
 	Verify     *verify.Service
 	Identity   *identity.Service
+	Access     *access.Service
 	Dispatcher *verify.Dispatcher
 	AuditLog   *audit.Log
-	DevKey     string // the dev API key, when the dev sender is on
+	Guard      *fraud.Guard // nil when fraud.enabled is false
+	DevKey     string       // the dev API key, when the dev sender is on
 
 	ln     net.Listener
 	server *http.Server
@@ -111,6 +115,15 @@ func (m *Main) Open(ctx context.Context) error {
 		Issuer:     cfg.TokenIssuer(),
 	}, db, keys, nil)
 	m.Verify.SetAccounts(m.Identity)
+	if cfg.FraudEnabled() {
+		if m.Guard, err = openGuard(ctx, cfg, keys, db); err != nil {
+			return err
+		}
+		m.Verify.SetGuard(m.Guard)
+	}
+	if m.Access, err = access.NewService(access.DefaultConfig(), db, keys, nil); err != nil {
+		return err
+	}
 	m.Dispatcher = verify.NewDispatcher(m.Verify, m.Sender, verify.DispatchConfig{
 		Workers:     cfg.SMS.Workers,
 		SendTimeout: cfg.SMS.SendTimeout,
@@ -136,7 +149,9 @@ func (m *Main) Open(ctx context.Context) error {
 		Verify:       m.Verify,
 		Keys:         db,
 		Identity:     m.Identity,
+		Access:       m.Access,
 		Audit:        published,
+		SaveFraud:    m.saveGuard,
 		PublicURL:    cfg.HTTP.PublicURL,
 		BootstrapKey: cfg.BootstrapAPIKey,
 		DevInbox:     m.DevInbox,
@@ -153,6 +168,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Dispatcher.OnSend = apiSrv.ObserveSend
+	m.Verify.OnRefusal = apiSrv.ObserveFraudRefusal
 	pages, err := console.New(console.Config{Verify: m.Verify, DevInbox: m.DevInbox, Demo: cfg.DemoEnabled(), Logger: m.Log})
 	if err != nil {
 		return err
@@ -173,6 +189,30 @@ func (m *Main) Open(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// saveGuard keeps the fraud guard's lists and open breakers; nothing when it is off.
+func (m *Main) saveGuard(ctx context.Context) error {
+	if m.Guard == nil {
+		return nil
+	}
+	return saveGuard(ctx, m.Guard, m.DB)
+}
+
+// saveGuardEvery saves the guard's state periodically: breakers open on their own.
+func (m *Main) saveGuardEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.saveGuard(ctx); err != nil && ctx.Err() == nil {
+				m.Log.Error("save fraud state", "err", err)
+			}
+		}
+	}
 }
 
 // openAuditLog returns the signer of the audit log's checkpoints and what
@@ -260,6 +300,11 @@ func (m *Main) Run(ctx context.Context) error {
 		defer wg.Done()
 		m.AuditLog.Run(dctx, m.Config.Audit.CheckpointEvery, func(err error) { m.Log.Error("audit checkpoint", "err", err) })
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.saveGuardEvery(dctx, time.Minute)
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
 
@@ -276,6 +321,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	stopDispatch()
 	wg.Wait()
+	if err := m.saveGuard(context.Background()); err != nil {
+		m.Log.Error("save fraud state", "err", err)
+	}
 	// A last checkpoint covers everything this instance logged.
 	if _, cerr := m.AuditLog.Checkpoint(context.Background()); cerr != nil {
 		m.Log.Error("final audit checkpoint", "err", cerr)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ringfence/ringfence/internal/access"
 	"github.com/ringfence/ringfence/internal/apikey"
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
@@ -29,8 +30,13 @@ type Config struct {
 	// Identity serves subjects, audiences, tokens and the JWKS; nil leaves
 	// those routes out.
 	Identity *identity.Service
+	// SaveFraud, when set, is called after an operator changes the fraud
+	// guard's lists or breakers, to keep them across restarts.
+	SaveFraud func(context.Context) error
 	// Audit, when set, publishes the audit log's checkpoints and proofs.
 	Audit *Audit
+	// Access serves staff logins and reveal requests; nil leaves those routes out.
+	Access *access.Service
 	// TwilioAuthToken, when set, turns on Twilio's inbound-message webhook
 	// (POST /v1/webhooks/twilio/sms), whose X-Twilio-Signature it checks.
 	TwilioAuthToken string
@@ -117,6 +123,8 @@ func (s *Server) Mount(pattern string, h http.Handler) {
 var (
 	appRoles   = []apikey.Role{apikey.RoleApp, apikey.RoleAdmin}
 	adminRoles = []apikey.Role{apikey.RoleAdmin}
+	// operatorRoles run the service: staff and admin keys.
+	operatorRoles = []apikey.Role{apikey.RoleStaff, apikey.RoleAdmin}
 )
 
 // routes registers every API route.
@@ -143,12 +151,31 @@ func (s *Server) routes() {
 		s.route("POST /v1/audiences", s.createAudience, adminRoles...)
 		s.route("GET /v1/audiences", s.listAudiences, appRoles...)
 	}
+	s.route("GET /v1/fraud/lists", s.listFraudLists, operatorRoles...)
+	s.route("POST /v1/fraud/lists", s.addFraudListEntry, operatorRoles...)
+	s.route("DELETE /v1/fraud/lists/{kind}/{key}", s.removeFraudListEntry, operatorRoles...)
+	s.route("GET /v1/fraud/breakers", s.listBreakers, operatorRoles...)
+	s.route("DELETE /v1/fraud/breakers/{kind}/{key}", s.resetBreaker, operatorRoles...)
+	s.route("GET /v1/fraud/stats", s.fraudStats, operatorRoles...)
 	if s.cfg.Audit != nil {
 		s.route("GET /v1/audit/checkpoints", s.listCheckpoints)
 		s.route("POST /v1/audit/checkpoints", s.createCheckpoint, adminRoles...)
 		s.route("GET /v1/audit/proofs/inclusion/{seq}", s.inclusionProof)
 		s.route("GET /v1/audit/proofs/consistency", s.consistency)
 		s.route("GET /v1/audit/entries/{seq}", s.auditEntry, adminRoles...)
+	}
+	if s.cfg.Access != nil {
+		s.route("POST /v1/staff/login", s.staffLogin)
+		s.staffRoute("POST /v1/staff/logout", s.staffLogout, false)
+		s.staffRoute("POST /v1/staff", s.createStaff, true)
+		s.staffRoute("GET /v1/staff", s.listStaff, true)
+		s.staffRoute("POST /v1/staff/{id}/disable", s.disableStaff, true)
+		s.staffRoute("POST /v1/reveals", s.createReveal, false)
+		s.staffRoute("GET /v1/reveals", s.listReveals, false)
+		s.staffRoute("GET /v1/reveals/{id}", s.getReveal, false)
+		s.staffRoute("POST /v1/reveals/{id}/approve", s.approveReveal, false)
+		s.staffRoute("POST /v1/reveals/{id}/deny", s.denyReveal, false)
+		s.staffRoute("POST /v1/reveals/{id}/use", s.useReveal, false)
 	}
 	if s.cfg.TwilioAuthToken != "" {
 		s.route("POST /v1/webhooks/twilio/sms", s.twilioInbound)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/ringfence/ringfence/internal/access"
 	"github.com/ringfence/ringfence/internal/apikey"
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/verify"
@@ -64,6 +65,16 @@ const (
 	codeConflict              = "conflict"
 	codeNoBoundNumber         = "no_bound_number"
 	codeInternal              = "internal"
+	codeInvalidLogin          = "invalid_login"
+	codeLocked                = "locked"
+	codeInvalidPurpose        = "invalid_purpose"
+	codeSelfApproval          = "self_approval"
+	codeAlreadyApproved       = "already_approved"
+	codeRevealClosed          = "reveal_closed"
+	codeRevealNotApproved     = "reveal_not_approved"
+	codeRevealDenied          = "reveal_denied"
+	codeRevealUsed            = "reveal_used"
+	codeRevealExpired         = "reveal_expired"
 )
 
 // errorKind is what a client sees of an error: a status, a stable code and a
@@ -106,6 +117,23 @@ var errorTable = []struct {
 	{is(verify.ErrIdempotencyMismatch), errorKind{422, codeIdempotencyMismatch, "The Idempotency-Key was already used with a different request."}},
 	{as[*verify.RateLimitError], errorKind{429, codeRateLimited, "Too many requests; retry later."}},
 	{is(errNotReady), errorKind{503, codeNotReady, "The service is not ready."}},
+	{is(errNoGuard), errorKind{404, codeNotFound, "The fraud guard is off."}},
+
+	// Staff access and reveals.
+	{is(access.ErrInvalidRequest), errorKind{400, codeInvalidRequest, "The request is missing a field or has a field with a bad value."}},
+	{is(access.ErrInvalidPurpose), errorKind{400, codeInvalidPurpose, "The purpose is not one a number may be revealed for."}},
+	{is(access.ErrBadLogin), errorKind{401, codeInvalidLogin, "The email, password or code is wrong."}},
+	{is(access.ErrForbidden), errorKind{403, codeForbidden, "Your role may not do this."}},
+	{is(access.ErrSelfApproval), errorKind{403, codeSelfApproval, "The requester cannot approve their own request."}},
+	{is(access.ErrNotFound), errorKind{404, codeNotFound, "Not found."}},
+	{is(access.ErrConflict), errorKind{409, codeConflict, "That already exists."}},
+	{is(access.ErrAlreadyApproved), errorKind{409, codeAlreadyApproved, "You already approved this request."}},
+	{is(access.ErrClosed), errorKind{409, codeRevealClosed, "The reveal request is no longer pending."}},
+	{is(access.ErrNotApproved), errorKind{409, codeRevealNotApproved, "The reveal request does not have its approvals yet."}},
+	{is(access.ErrDenied), errorKind{409, codeRevealDenied, "The reveal request was denied."}},
+	{is(access.ErrUsed), errorKind{409, codeRevealUsed, "The reveal was already used."}},
+	{is(access.ErrExpired), errorKind{409, codeRevealExpired, "The reveal request expired."}},
+	{as[*access.LockedError], errorKind{423, codeLocked, "Too many failed logins; the account is locked for a while."}},
 }
 
 func is(target error) func(error) bool {
@@ -127,7 +155,9 @@ type errorDetail struct {
 	Message string   `json:"message"`
 	Status  string   `json:"status,omitempty"`  // verification_closed: the verification's status
 	Reasons []string `json:"reasons,omitempty"` // blocked: machine-readable reasons
-	Limit   string   `json:"limit,omitempty"`   // rate_limited: the limit that refused
+	// blocked: a proof of work that lets the request through once solved
+	Challenge *challengeResponse `json:"challenge,omitempty"`
+	Limit     string             `json:"limit,omitempty"` // rate_limited: the limit that refused
 }
 
 // serveError writes the response for err. Only a 5xx is logged, with the
@@ -145,13 +175,19 @@ func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 		rl      *verify.RateLimitError
 		blocked *verify.BlockedError
 		closed  *closedError
+		locked  *access.LockedError
 	)
 	switch {
+	case errors.As(err, &locked):
+		w.Header().Set("Retry-After", strconv.FormatInt(lockedRetryAfter(locked, s.now()), 10))
 	case errors.As(err, &rl):
 		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(rl), 10))
 		body.Limit = rl.Limit
 	case errors.As(err, &blocked):
 		body.Reasons = blocked.Reasons
+		if c := blocked.Challenge; c != nil {
+			body.Challenge = &challengeResponse{Token: c.Token, Difficulty: c.Difficulty, ExpiresAt: timestamp(c.Expires)}
+		}
 	case errors.As(err, &closed):
 		body.Status = string(closed.status)
 	}
@@ -168,6 +204,15 @@ func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 		s.metrics.refusals.WithLabelValues(kind.code).Inc()
 	}
 	writeJSON(w, kind.status, errorResponse{Error: body})
+}
+
+// challengeResponse is a proof-of-work challenge: find a nonce such that
+// SHA-256(token + ":" + nonce) starts with difficulty zero bits, and send
+// "token:nonce" as pow.
+type challengeResponse struct {
+	Token      string `json:"token"`
+	Difficulty int    `json:"difficulty"`
+	ExpiresAt  string `json:"expires_at"`
 }
 
 // retryAfterSeconds is RetryAfter in whole seconds, rounded up, at least 1.

@@ -28,6 +28,7 @@ import (
 	"github.com/ringfence/ringfence/internal/api"
 	"github.com/ringfence/ringfence/internal/apikey"
 	"github.com/ringfence/ringfence/internal/audit"
+	"github.com/ringfence/ringfence/internal/fraud"
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/store"
@@ -98,8 +99,12 @@ type options struct {
 	mount      map[string]http.Handler
 	identity   bool // connect accounts: subjects, audiences, tokens
 	identCfg   func(*identity.Config)
-	twilio     string // the Twilio auth token that turns on the inbound webhook
-	audit      bool   // publish the audit log
+	twilio     string              // the Twilio auth token that turns on the inbound webhook
+	audit      bool                // publish the audit log
+	guard      func(*fraud.Config) // turn the fraud guard on, with these changes to its defaults
+
+	// configure makes last changes to the API's config.
+	configure func(h *harness, cfg *api.Config)
 }
 
 // harness is a real API over a real SQLite store, real keys, a dev inbox and
@@ -184,6 +189,12 @@ func newHarness(t testing.TB, opts options) *harness {
 		TwilioAuthToken: opts.twilio,
 		PublicURL:       "https://verify.example.com",
 	}
+	if opts.guard != nil {
+		fc := fraud.DefaultConfig()
+		fc.PoW.Key = []byte("test proof-of-work key")
+		opts.guard(&fc)
+		svc.SetGuard(fraud.New(fc))
+	}
 	if opts.audit {
 		priv, _, err := keys.Signer(vault.PurposeCheckpoint)
 		if err != nil {
@@ -212,6 +223,9 @@ func newHarness(t testing.TB, opts options) *harness {
 		h.inbox = devinbox.New(0)
 		cfg.DevInbox = h.inbox
 	}
+	if opts.configure != nil {
+		opts.configure(h, &cfg)
+	}
 	h.srv, err = api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +241,7 @@ func newHarness(t testing.TB, opts options) *harness {
 	}
 	d := verify.NewDispatcher(svc, sender, verify.DispatchConfig{Poll: 5 * time.Millisecond})
 	d.OnSend = h.srv.ObserveSend
+	svc.OnRefusal = h.srv.ObserveFraudRefusal
 	dctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

@@ -17,6 +17,7 @@ type metrics struct {
 	checks   *prometheus.CounterVec   // result
 	refusals *prometheus.CounterVec   // code (stable error code of a 4xx)
 	messages *prometheus.CounterVec   // provider, outcome
+	fraud    *prometheus.CounterVec   // reason
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -46,8 +47,12 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "ringfence_messages_total",
 			Help: "Code messages handed to a provider, by provider and outcome.",
 		}, []string{"provider", "outcome"}),
+		fraud: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ringfence_fraud_refusals_total",
+			Help: "Sends the fraud guard refused, by reason (a refusal may count under several).",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.started, m.checks, m.refusals, m.messages} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.started, m.checks, m.refusals, m.messages, m.fraud} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("api: register metrics: %w", err)
 		}
@@ -64,4 +69,10 @@ func (m *metrics) observeRequest(route string, status int, d time.Duration) {
 // verify.Dispatcher.OnSend.
 func (s *Server) ObserveSend(provider, outcome string) {
 	s.metrics.messages.WithLabelValues(provider, outcome).Inc()
+}
+
+// ObserveFraudRefusal counts a reason the fraud guard refused a send for;
+// wire it to verify.Service.OnRefusal.
+func (s *Server) ObserveFraudRefusal(reason string) {
+	s.metrics.fraud.WithLabelValues(reason).Inc()
 }

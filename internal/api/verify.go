@@ -76,6 +76,7 @@ type startRequest struct {
 	SubjectID    string  `json:"subject_id"`
 	SecondFactor bool    `json:"second_factor"`
 	IP           string  `json:"ip"`
+	PoW          string  `json:"pow"` // token:nonce answering a fraud-guard challenge
 }
 
 func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error {
@@ -98,6 +99,7 @@ func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error
 		Purpose:        verify.Purpose(req.Purpose),
 		SubjectID:      req.SubjectID,
 		SecondFactor:   req.SecondFactor,
+		PoW:            req.PoW,
 		IP:             req.IP,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		Actor:          callerOf(r.Context()).keyID,
@@ -164,11 +166,17 @@ func (s *Server) checkVerification(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
+// resendRequest is the optional body of POST /v1/verifications/{id}/resend.
+type resendRequest struct {
+	PoW string `json:"pow"`
+}
+
 func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) error {
-	if err := s.decodeBody(w, r, &struct{}{}, true); err != nil {
+	var req resendRequest
+	if err := s.decodeBody(w, r, &req, true); err != nil {
 		return err
 	}
-	v, err := s.cfg.Verify.Resend(r.Context(), r.PathValue("id"))
+	v, err := s.cfg.Verify.Resend(r.Context(), r.PathValue("id"), req.PoW)
 	if err != nil {
 		return closed(v, err)
 	}

@@ -33,6 +33,7 @@ type Config struct {
 	Verify   Verify   `yaml:"verify"`
 	Identity Identity `yaml:"identity"`
 	Audit    Audit    `yaml:"audit"`
+	Fraud    Fraud    `yaml:"fraud"`
 	SMS      SMS      `yaml:"sms"`
 	Log      Log      `yaml:"log"`
 	Demo     Demo     `yaml:"demo"`
@@ -81,6 +82,20 @@ type Verify struct {
 	WebOTPDomain   string        `yaml:"webotp_domain"`     // when set, messages end with "@domain #code"
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`   // how long Idempotency-Key results are kept
 	InboundNumber  string        `yaml:"inbound_number"`    // E.164 number people text for inbound_sms; "" turns it off
+}
+
+// Fraud configures the fraud guard consulted before every paid send. Money
+// is in hundredths of the provider's currency (cents).
+type Fraud struct {
+	Enabled         *bool    `yaml:"enabled"`           // consult the guard before every paid send; nil means on
+	PriceCents      int      `yaml:"price_cents"`       // price of a send to a country not in prices
+	Prices          []string `yaml:"prices"`            // per-country prices, "CC=cents", e.g. "GB=4"
+	CountryDailyCap int      `yaml:"country_daily_cap"` // cents a country may cost a day; 0: no cap
+	TotalDailyCap   int      `yaml:"total_daily_cap"`   // cents all sends may cost a day; 0: no cap
+	CountryPerHour  int      `yaml:"country_per_hour"`  // sends to one country an hour
+	PrefixPer10Min  int      `yaml:"prefix_per_10min"`  // sends to one prefix (number without its last 4 digits) in 10 minutes
+	IPPerHour       int      `yaml:"ip_per_hour"`       // sends for one client IP an hour
+	ChallengeBits   int      `yaml:"challenge_bits"`    // proof-of-work difficulty, in leading zero bits
 }
 
 // Audit configures the tamper-evident audit log.
@@ -167,6 +182,16 @@ func Default() Config {
 			TokenTTL:   10 * time.Minute,
 		},
 		Audit: Audit{CheckpointEvery: time.Minute},
+		Fraud: Fraud{
+			PriceCents:      5,
+			Prices:          []string{},
+			CountryDailyCap: 10000,
+			TotalDailyCap:   50000,
+			CountryPerHour:  500,
+			PrefixPer10Min:  20,
+			IPPerHour:       30,
+			ChallengeBits:   16,
+		},
 		SMS: SMS{
 			Provider:    ProviderDev,
 			SendTimeout: 10 * time.Second,
@@ -195,6 +220,9 @@ func (c Config) TokenIssuer() string {
 	}
 	return "ringfence"
 }
+
+// FraudEnabled reports whether the fraud guard is on (fraud.enabled, default true).
+func (c Config) FraudEnabled() bool { return c.Fraud.Enabled == nil || *c.Fraud.Enabled }
 
 // AuditOrigin returns the name in the audit log's signed checkpoints.
 func (c Config) AuditOrigin() string {

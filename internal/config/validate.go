@@ -58,6 +58,7 @@ func (c Config) Validate() error {
 
 	c.validateVerify(&v)
 	c.validateIdentity(&v)
+	c.validateFraud(&v)
 	v.duration("audit.checkpoint_every", c.Audit.CheckpointEvery, time.Second, 24*time.Hour)
 	if o := c.Audit.Origin; o != "" && (len(o) > 200 || strings.ContainsAny(o, " +\t\n")) {
 		v.add("audit.origin", "must be a name without spaces or plus signs, like verify.example.com/audit")
@@ -148,6 +149,24 @@ func isE164(s string) bool {
 		}
 	}
 	return true
+}
+
+func (c Config) validateFraud(v *validator) {
+	f := c.Fraud
+	between(v, "fraud.price_cents", f.PriceCents, 0, 100000)
+	for _, p := range f.Prices {
+		cc, cents, ok := strings.Cut(p, "=")
+		n, err := strconv.Atoi(cents)
+		if !ok || len(cc) != 2 || strings.ToUpper(cc) != cc || err != nil || n < 0 || n > 100000 {
+			v.add("fraud.prices", "each entry must be CC=cents, like GB=4 (got %q)", p)
+		}
+	}
+	between(v, "fraud.country_daily_cap", f.CountryDailyCap, 0, 1<<40)
+	between(v, "fraud.total_daily_cap", f.TotalDailyCap, 0, 1<<40)
+	between(v, "fraud.country_per_hour", f.CountryPerHour, 1, 100_000_000)
+	between(v, "fraud.prefix_per_10min", f.PrefixPer10Min, 1, 100_000_000)
+	between(v, "fraud.ip_per_hour", f.IPPerHour, 1, 100_000_000)
+	between(v, "fraud.challenge_bits", f.ChallengeBits, 8, 28)
 }
 
 func (c Config) validateIdentity(v *validator) {

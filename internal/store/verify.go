@@ -10,7 +10,7 @@ import (
 	"github.com/ringfence/ringfence/internal/verify"
 )
 
-const verificationColumns = `id, phone_index, phone_sealed, masked, country, line_type, ip_index,
+const verificationColumns = `id, phone_index, prefix_index, phone_sealed, masked, country, line_type, ip_index,
 	channel, purpose, subject_id, status, code_mac, code_sealed, sends, checks, actor,
 	created_at, updated_at, expires_at, last_sent_at, approved_at`
 
@@ -23,7 +23,7 @@ func scanVerification(s scanner) (*verify.Verification, error) {
 		created, updated, expires, lastSent sql.NullInt64
 		approved                            sql.NullInt64
 	)
-	err := s.Scan(&v.ID, &v.PhoneIndex, &v.PhoneSealed, &v.Masked, &v.Country, &v.LineType, &v.IPIndex,
+	err := s.Scan(&v.ID, &v.PhoneIndex, &v.PrefixIndex, &v.PhoneSealed, &v.Masked, &v.Country, &v.LineType, &v.IPIndex,
 		&v.Channel, &v.Purpose, &v.SubjectID, &v.Status, &v.CodeMAC, &v.CodeSealed, &v.Sends, &v.Checks, &v.Actor,
 		&created, &updated, &expires, &lastSent, &approved)
 	if err != nil {
@@ -74,8 +74,8 @@ func (t *tx) Verification(id string) (*verify.Verification, error) {
 // InsertVerification adds v; its ID must be new.
 func (t *tx) InsertVerification(v *verify.Verification) error {
 	_, err := t.exec(`INSERT INTO verifications (`+verificationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.ID, blob(v.PhoneIndex), blob(v.PhoneSealed), v.Masked, v.Country, v.LineType, blob(v.IPIndex),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, blob(v.PhoneIndex), blob(v.PrefixIndex), blob(v.PhoneSealed), v.Masked, v.Country, v.LineType, blob(v.IPIndex),
 		string(v.Channel), string(v.Purpose), v.SubjectID, string(v.Status), blob(v.CodeMAC), blob(v.CodeSealed),
 		v.Sends, v.Checks, v.Actor,
 		millis(v.CreatedAt), millis(v.UpdatedAt), millis(v.ExpiresAt), millis(v.LastSentAt), millis(v.ApprovedAt))
@@ -131,6 +131,15 @@ func (t *tx) RecordSend(phoneIndex, ipIndex []byte, at time.Time) error {
 	if _, err := t.exec(`INSERT INTO send_log (phone_index, ip_index, at) VALUES (?, ?, ?)`,
 		blob(phoneIndex), blob(ipIndex), millis(at)); err != nil {
 		return fmt.Errorf("record send: %w", err)
+	}
+	return nil
+}
+
+// UnrecordSend forgets one send to a number made at a time, if there is one.
+func (t *tx) UnrecordSend(phoneIndex []byte, at time.Time) error {
+	if _, err := t.exec(`DELETE FROM send_log WHERE id = (SELECT id FROM send_log WHERE phone_index = ? AND at = ? LIMIT 1)`,
+		blob(phoneIndex), millis(at)); err != nil {
+		return fmt.Errorf("unrecord send: %w", err)
 	}
 	return nil
 }

@@ -125,6 +125,7 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time, retry bool) {
 	} else if n > 0 {
 		d.log.Warn("messages abandoned in flight", "count", n, "resent", retry)
 	}
+	d.svc.forgetStale(now)
 	if err := d.svc.ExpireStale(ctx); err != nil && ctx.Err() == nil {
 		d.log.Error("expire verifications", "err", err)
 	}
@@ -219,7 +220,13 @@ func (d *Dispatcher) send(ctx context.Context, m *Message) (string, error) {
 		return "retry", d.finish(ctx, m, v, "", now)
 	}
 	m.State = MessageFailed
-	return "failed", d.finish(ctx, m, v, "send_failed", now)
+	if err := d.finish(ctx, m, v, "send_failed", now); err != nil {
+		return "failed", err
+	}
+	// A refused send costs nothing: it counts neither against the person's
+	// limits nor in the fraud guard.
+	d.svc.refund(v)
+	return "failed", d.svc.store.Write(ctx, func(tx Tx) error { return tx.UnrecordSend(v.PhoneIndex, m.CreatedAt) })
 }
 
 // finish records a message's outcome, and an audit event when there is one.

@@ -82,6 +82,7 @@ func (s *Service) Inbound(ctx context.Context, from, body, providerID string) (*
 	if out == nil {
 		return nil, ErrNotFound
 	}
+	s.converted(out)
 	return out, nil
 }
 

@@ -51,11 +51,14 @@ func DefaultConfig() Config {
 type Service struct {
 	cfg      Config
 	accounts Accounts
-	store    Store
-	keys     *vault.Keyring
-	now      func() time.Time
-	log      *slog.Logger
-	notify   chan struct{} // wakes the dispatcher after a commit that enqueued a message
+	guard    *guardState
+	// OnRefusal, when set, observes each reason the fraud guard refuses a send for.
+	OnRefusal func(reason string)
+	store     Store
+	keys      *vault.Keyring
+	now       func() time.Time
+	log       *slog.Logger
+	notify    chan struct{} // wakes the dispatcher after a commit that enqueued a message
 }
 
 // NewService returns a Service. now may be nil for time.Now.
@@ -87,6 +90,8 @@ type StartRequest struct {
 	IP             string // the end user's IP as the application saw it; optional
 	IdempotencyKey string
 	Actor          string // the API key id, or "demo"
+	// PoW answers the fraud guard's proof-of-work challenge: token + ":" + nonce.
+	PoW string
 }
 
 // Started is the answer to Start.
@@ -176,6 +181,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 	}
 
 	phoneIndex := s.keys.BlindIndex("phone", num.E164())
+	prefixIndex := s.keys.BlindIndex("prefix", num.Prefix())
 	deliver := true
 	if s.accounts != nil && req.Purpose == PurposeLogin {
 		if deliver, err = s.accounts.Deliverable(ctx, req.Purpose, phoneIndex); err != nil {
@@ -190,6 +196,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 	v := &Verification{
 		ID:          id,
 		PhoneIndex:  phoneIndex,
+		PrefixIndex: prefixIndex,
 		PhoneSealed: s.keys.Seal([]byte(num.E164()), []byte("phone:"+id)),
 		Masked:      num.Mask(),
 		Country:     num.Country(),
@@ -230,6 +237,15 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 		}
 	}
 
+	// The guard is asked for every paid start, decoys included, so that its
+	// answers do not tell registered numbers apart.
+	var gd *guarded
+	if paid && s.guard != nil {
+		s.notePrefix(key(prefixIndex), num.Prefix())
+		if gd, err = s.admit(ctx, v, req.PoW, now); err != nil {
+			return nil, err
+		}
+	}
 	var out *Started
 	err = s.store.Write(ctx, func(tx Tx) error {
 		out = nil
@@ -280,10 +296,14 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 		}
 		return tx.AppendEvents(s.event(v, "verification.started", string(v.Channel), now))
 	})
+	if err != nil || out.Replayed {
+		s.undo(gd)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if !out.Replayed {
+		s.keep(v, gd)
 		s.wake()
 	}
 	return out, nil
@@ -416,6 +436,9 @@ func (s *Service) Check(ctx context.Context, id, code, actor string) (*Verificat
 		}
 		return nil, err
 	}
+	if out.Status == StatusApproved {
+		s.converted(out)
+	}
 	return out, nil
 }
 
@@ -449,12 +472,26 @@ func (s *Service) finish(tx Tx, v *Verification, st Status, typ, detail string, 
 
 // Resend sends the same code again, within the lifetime, the per-verification
 // send cap, the cooldown and the per-number limits.
-func (s *Service) Resend(ctx context.Context, id string) (*Verification, error) {
+func (s *Service) Resend(ctx context.Context, id, pow string) (*Verification, error) {
 	if !vault.ValidID("ve", id) {
 		return nil, ErrNotFound
 	}
+	var gd *guarded
+	if s.guard != nil {
+		cur, err := s.store.Verification(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Status == StatusPending && cur.Channel.Paid() {
+			if gd, err = s.admit(ctx, cur, pow, s.now().UTC()); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var out *Verification
+	sent := false
 	err := s.store.Write(ctx, func(tx Tx) error {
+		sent = false
 		out = nil
 		v, err := tx.Verification(id)
 		if err != nil {
@@ -489,8 +526,14 @@ func (s *Service) Resend(ctx context.Context, id string) (*Verification, error) 
 		if err := s.enqueue(tx, v, now); err != nil {
 			return err
 		}
+		sent = true
 		return tx.AppendEvents(s.event(v, "verification.resent", string(v.Channel), now))
 	})
+	if sent && err == nil {
+		s.keep(out, gd)
+	} else {
+		s.undo(gd)
+	}
 	if errors.Is(err, ErrClosed) && out != nil {
 		return out, ErrClosed
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ringfence/ringfence/internal/fraud"
 )
 
 // Status is the state of a verification.
@@ -92,9 +94,12 @@ func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("rate limited by %s, retry after %s", e.Limit, e.RetryAfter.Round(time.Second))
 }
 
-// BlockedError is returned when policy refuses a send outright; Reasons are machine-readable.
+// BlockedError is returned when policy refuses a send outright; Reasons are
+// machine-readable. Challenge, when set, is a proof of work the client can
+// solve to be let through (reason challenge_required or challenge_invalid).
 type BlockedError struct {
-	Reasons []string
+	Reasons   []string
+	Challenge *fraud.Challenge
 }
 
 func (e *BlockedError) Error() string { return fmt.Sprintf("blocked: %v", e.Reasons) }
@@ -104,6 +109,7 @@ func (e *BlockedError) Error() string { return fmt.Sprintf("blocked: %v", e.Reas
 type Verification struct {
 	ID          string
 	PhoneIndex  []byte // keyed blind index of the E.164 number
+	PrefixIndex []byte // keyed index of the number without its last four digits
 	PhoneSealed []byte // the E.164 number sealed under the vault, aad "phone:"+ID
 	Masked      string // "+1 ••• ••• 0123"
 	Country     string // ISO 3166 region of the number
@@ -232,6 +238,9 @@ type Tx interface {
 	ExpiredPending(now time.Time, limit int) ([]*Verification, error)
 	// RecordSend notes a paid send for rate limits; ipIndex may be nil.
 	RecordSend(phoneIndex, ipIndex []byte, at time.Time) error
+	// UnrecordSend forgets one send to a number at a time: a send the
+	// provider refused does not count against the person's limits.
+	UnrecordSend(phoneIndex []byte, at time.Time) error
 	// SendsSince counts sends to a number since a time, and the oldest of them.
 	SendsSince(phoneIndex []byte, since time.Time) (n int, oldest time.Time, err error)
 	// IPSendsSince counts sends for a client IP since a time, and the oldest of them.

@@ -5,6 +5,7 @@
 CREATE TABLE verifications (
 	id           TEXT    PRIMARY KEY,
 	phone_index  BYTEA   NOT NULL,
+	prefix_index BYTEA,
 	phone_sealed BYTEA   NOT NULL,
 	masked       TEXT    NOT NULL,
 	country      TEXT    NOT NULL,

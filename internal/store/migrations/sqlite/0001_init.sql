@@ -5,6 +5,7 @@
 CREATE TABLE verifications (
 	id           TEXT    PRIMARY KEY,
 	phone_index  BLOB    NOT NULL,
+	prefix_index BLOB,
 	phone_sealed BLOB    NOT NULL,
 	masked       TEXT    NOT NULL,
 	country      TEXT    NOT NULL,

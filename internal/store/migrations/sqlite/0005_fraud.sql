@@ -1,0 +1,8 @@
+-- The fraud guard's operator lists and open breakers (a JSON snapshot of
+-- opaque keys: keyed indexes, country codes, subject ids; never a number),
+-- so they survive a restart. Counters are kept in memory only.
+CREATE TABLE fraud_state (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	data       BLOB    NOT NULL,
+	updated_at INTEGER NOT NULL
+) STRICT;
