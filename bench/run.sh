@@ -11,6 +11,9 @@
 #   OUT=dir         results folder (default bench/out/<date-time>)
 #   DATA_ROOT=dir   where the SQLite data folders go (default: a temp dir on /tmp)
 #   PERF=1          record a perf profile of ringfence during each closed-loop run
+#   FRAUD=false     fraud.enabled for ringfence: the load is one sequential range
+#                   of numbers from one client, exactly what the guard exists to
+#                   stop, so the verify-core measurement runs with it off
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -19,6 +22,7 @@ THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
 DURATION=${DURATION:-10s}
 PERF=${PERF:-0}
+FRAUD=${FRAUD:-false}
 MAX_CHECKS_PER_ID=4 # ringfence fails a verification after 5 wrong codes
 
 cd "$(dirname "$0")/.."
@@ -127,6 +131,7 @@ start_ringfence() {
 			RINGFENCE_HTTP_ADDR=127.0.0.1:$port \
 			RINGFENCE_BOOTSTRAP_API_KEY=$BENCH_KEY \
 			RINGFENCE_LOG_LEVEL=warn \
+			RINGFENCE_FRAUD_ENABLED=$FRAUD \
 			"$BIN/ringfence" serve >"$OUT/ringfence-$1.log" 2>&1 &
 		RF_PID=$!
 		PIDS+=("$RF_PID")
@@ -205,7 +210,7 @@ export BENCH_KEY
 	echo "wrk: $(wrk -v 2>&1 | head -1)"
 	echo "data: $DATA_ROOT ($(stat -f -c %T "$DATA_ROOT"))"
 	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "settings: ROUNDS=$ROUNDS HALF_ROUNDS=$HALF_ROUNDS THREADS=$THREADS CONNS=$CONNS DURATION=$DURATION"
+	echo "settings: ROUNDS=$ROUNDS HALF_ROUNDS=$HALF_ROUNDS THREADS=$THREADS CONNS=$CONNS DURATION=$DURATION FRAUD=$FRAUD"
 } >"$OUT/machine.txt"
 sed 's/^/  /' "$OUT/machine.txt" >&2
 

@@ -59,11 +59,17 @@ func parseURL(raw string) (dialect, string, error) {
 //
 // synchronous=FULL makes the WAL fsync on every commit, so what is committed
 // survives a crash or a power loss; group commit (writer.go) pays for it.
+// temp_store=MEMORY keeps the savepoint sub-journals of a group commit in
+// memory (by default SQLite writes them to a temporary file, a write system
+// call per page touched), and the page cache holds a whole batch, so pages
+// are not spilled to the WAL before the commit.
 func sqliteDSN(path string, write bool) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "1")
 	q.Set("_synchronous", "FULL")
+	q.Add("_pragma", "temp_store(memory)")
+	q.Add("_pragma", "cache_size(-32768)")
 	if write {
 		q.Set("_journal_mode", "WAL")
 		q.Set("_txlock", "immediate")

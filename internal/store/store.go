@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -281,22 +282,96 @@ func callFn(log *slog.Logger, fn func(t *tx) error, t *tx) (err error) {
 
 // tx is the verify.Tx of one Write. All its statements run with ctx.
 type tx struct {
-	ctx context.Context
-	q   *sql.Tx
-	d   dialect
-	mac func([]byte) []byte // audit row MAC, or nil
+	ctx   context.Context
+	q     *sql.Tx
+	d     dialect
+	mac   func([]byte) []byte // audit row MAC, or nil
+	stmts *stmtCache          // the SQLite writer's prepared statements, or nil
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if s := t.stmt(query); s != nil {
+		return s.ExecContext(t.ctx, args...)
+	}
 	return t.q.ExecContext(t.ctx, t.d.rebind(query), args...)
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if s := t.stmt(query); s != nil {
+		return s.QueryContext(t.ctx, args...)
+	}
 	return t.q.QueryContext(t.ctx, t.d.rebind(query), args...)
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	if s := t.stmt(query); s != nil {
+		return s.QueryRowContext(t.ctx, args...)
+	}
 	return t.q.QueryRowContext(t.ctx, t.d.rebind(query), args...)
+}
+
+// stmt returns query prepared on the writer connection and bound to this
+// transaction, or nil when there is no cache (or it could not prepare; the
+// plain call then reports the error).
+func (t *tx) stmt(query string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	s := t.stmts.get(t.ctx, query)
+	if s == nil {
+		return nil
+	}
+	return t.q.StmtContext(t.ctx, s)
+}
+
+// stmtCache keeps the statements of the SQLite writer prepared: parsing SQL
+// costs the single writer as much as running it. The writer pool has one
+// connection, so a statement prepared on the pool is bound to a transaction
+// without being prepared again. It can only be prepared while no
+// transaction holds that connection: a query met for the first time runs
+// unprepared and is prepared after the commit (prepareWanted). Only the
+// writer goroutine uses the cache.
+type stmtCache struct {
+	db     *sql.DB
+	m      map[string]*sql.Stmt
+	wanted []string
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: make(map[string]*sql.Stmt)}
+}
+
+// maxCachedStmts bounds the cache; the store has far fewer distinct queries,
+// so reaching it means queries are being built with values in them.
+const maxCachedStmts = 512
+
+func (c *stmtCache) get(_ context.Context, query string) *sql.Stmt {
+	if s, ok := c.m[query]; ok {
+		return s
+	}
+	if len(c.m)+len(c.wanted) < maxCachedStmts && !slices.Contains(c.wanted, query) {
+		c.wanted = append(c.wanted, query)
+	}
+	return nil
+}
+
+// prepareWanted prepares the queries met since the last call; the writer
+// calls it between transactions. A query that does not prepare is left to
+// run unprepared, which reports its error.
+func (c *stmtCache) prepareWanted(ctx context.Context) {
+	for _, q := range c.wanted {
+		if s, err := c.db.PrepareContext(ctx, q); err == nil {
+			c.m[q] = s
+		}
+	}
+	c.wanted = c.wanted[:0]
+}
+
+func (c *stmtCache) close() {
+	for _, s := range c.m {
+		s.Close()
+	}
+	clear(c.m)
 }
 
 // Lock serialises transactions that touch the same key across Postgres

@@ -177,7 +177,7 @@ func TestSQLiteSettings(t *testing.T) {
 		}
 		return v
 	}
-	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1"} {
+	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "temp_store": "2", "cache_size": "-32768"} {
 		if got := pragma(db.w, name); got != want {
 			t.Errorf("writer %s = %s, want %s", name, got, want)
 		}

@@ -40,6 +40,7 @@ type writer struct {
 	log  *slog.Logger
 	mac  func([]byte) []byte // audit row MAC, or nil
 	reqs chan *request
+	stmt *stmtCache // used by the writer goroutine only
 
 	batches atomic.Int64 // transactions begun, for tests
 
@@ -54,6 +55,7 @@ func newWriter(db *sql.DB, maxBatch int, log *slog.Logger) *writer {
 		max:     maxBatch,
 		log:     log,
 		reqs:    make(chan *request, maxBatch),
+		stmt:    newStmtCache(db),
 		stopped: make(chan struct{}),
 	}
 	go w.run()
@@ -109,6 +111,7 @@ func (w *writer) close() {
 
 func (w *writer) run() {
 	defer close(w.stopped)
+	defer w.stmt.close()
 	batch := make([]*request, 0, w.max)
 	for req := range w.reqs {
 		batch = append(batch[:0], req)
@@ -177,6 +180,8 @@ func (w *writer) commit(batch []*request) {
 		}
 		req.done <- req.err
 	}
+	// The connection is free again: prepare what this batch met first.
+	w.stmt.prepareWanted(ctx)
 }
 
 // runOne runs one request's fn inside a savepoint, so that its failure undoes
@@ -185,7 +190,7 @@ func (w *writer) runOne(ctx context.Context, sqlTx *sql.Tx, req *request) (fnErr
 	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
-	fnErr = callFn(w.log, req.fn, &tx{ctx: ctx, q: sqlTx, d: sqlite, mac: w.mac})
+	fnErr = callFn(w.log, req.fn, &tx{ctx: ctx, q: sqlTx, d: sqlite, mac: w.mac, stmts: w.stmt})
 	if fnErr != nil {
 		if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
 			return fnErr, fmt.Errorf("roll back to savepoint: %w", err)
