@@ -271,9 +271,13 @@ func (db *DB) Checkpoints(ctx context.Context, limit int) ([]*audit.Stored, erro
 
 // SaveCheckpoint keeps a signed checkpoint; one of the same size is kept as it was.
 func (db *DB) SaveCheckpoint(ctx context.Context, c *audit.Stored) error {
+	state := c.State
+	if state == nil {
+		state = []byte{} // the empty tree has an empty state, not a missing one
+	}
 	return db.write(ctx, func(t *tx) error {
 		_, err := t.exec(`INSERT INTO audit_checkpoints (`+checkpointColumns+`) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (size) DO NOTHING`, int64(c.Size), c.Root, c.State, string(c.Note), millis(c.At))
+			ON CONFLICT (size) DO NOTHING`, int64(c.Size), c.Root, state, string(c.Note), millis(c.At))
 		if err != nil {
 			return fmt.Errorf("save checkpoint: %w", err)
 		}

@@ -70,6 +70,36 @@ func untrigger(t *testing.T, db *DB) {
 	}
 }
 
+// A service starting on an empty database signs a checkpoint of the empty
+// log at once; it must save, and a restart must continue from it.
+func TestAuditCheckpointOfEmptyLog(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		_, priv, _ := ed25519.GenerateKey(nil)
+		signer, err := audit.NewSigner(testOrigin, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := audit.NewLog(db, testOrigin, signer, nil).Checkpoint(t.Context())
+		if err != nil {
+			t.Fatalf("checkpoint of the empty log: %v", err)
+		}
+		if c.Size != 0 {
+			t.Fatalf("size %d, want 0", c.Size)
+		}
+		write(t, db, func(tx verify.Tx) error {
+			return tx.AppendEvents(verify.Event{Type: "verification.started", Actor: "key_app", Purpose: verify.PurposeSignup,
+				VerificationID: "ve_0001", At: time.UnixMilli(1767225600000).UTC()})
+		})
+		c, err = audit.NewLog(db, testOrigin, signer, nil).Checkpoint(t.Context())
+		if err != nil {
+			t.Fatalf("checkpoint after a restart: %v", err)
+		}
+		if c.Size != 1 {
+			t.Fatalf("size %d, want 1", c.Size)
+		}
+	})
+}
+
 func TestAuditLogVerifiesAndNamesTheTamperedRow(t *testing.T) {
 	cases := []struct {
 		name    string
