@@ -117,6 +117,14 @@ func (s *Service) openNumber(ctx context.Context, b *Binding) ([]byte, error) {
 	return OpenBinding(s.wrap, s.keys, wrapped, b)
 }
 
+// Erased is what an erasure did.
+type Erased struct {
+	SubjectID  string
+	At         time.Time
+	Numbers    int // bindings destroyed
+	Tombstones int // tombstones written
+}
+
 // Erase destroys a subject: its data key, so that every number sealed under
 // it is unreadable everywhere; its bindings; the sealed numbers and codes of
 // its numbers' verifications. The audit log keeps its events, which never
@@ -124,13 +132,14 @@ func (s *Service) openNumber(ctx context.Context, b *Binding) ([]byte, error) {
 // index for the configured retention, itself an audit event. confirm must
 // repeat the subject id (ErrConfirm). An unknown subject is ErrNotFound, an
 // erased one ErrErased.
-func (s *Service) Erase(ctx context.Context, id, confirm, actor string) error {
+func (s *Service) Erase(ctx context.Context, id, confirm, actor string) (*Erased, error) {
 	if !vault.ValidID("sub", id) {
-		return ErrNotFound
+		return nil, ErrNotFound
 	}
 	if confirm != id {
-		return ErrConfirm
+		return nil, ErrConfirm
 	}
+	var out *Erased
 	err := s.store.Write(ctx, func(vtx verify.Tx) error {
 		tx, err := asTx(vtx)
 		if err != nil {
@@ -159,6 +168,7 @@ func (s *Service) Erase(ctx context.Context, id, confirm, actor string) error {
 			return err
 		}
 		e := &Erasure{SubjectID: id, Actor: actor, At: now}
+		out = &Erased{SubjectID: id, At: now, Numbers: len(bs)}
 		var events []verify.Event
 		for _, b := range bs {
 			e164, err := OpenBinding(s.wrap, s.keys, wrapped, b)
@@ -176,6 +186,7 @@ func (s *Service) Erase(ctx context.Context, id, confirm, actor string) error {
 			if err := tx.InsertTombstone(tombs[0], now, now.Add(s.cfg.TombstoneRetention)); err != nil {
 				return err
 			}
+			out.Tombstones++
 			events = append(events, verify.Event{Type: "tombstone.created", Actor: actor, Purpose: "abuse_prevention",
 				SubjectID: id, PhoneIndex: b.PhoneIndex, Detail: s.cfg.Tombstone, At: now})
 		}
@@ -187,14 +198,14 @@ func (s *Service) Erase(ctx context.Context, id, confirm, actor string) error {
 		return tx.AppendEvents(events...)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c, ok := s.store.(compacter); ok {
 		if err := c.Compact(ctx); err != nil {
-			return fmt.Errorf("erase: %w", err)
+			return nil, fmt.Errorf("erase: %w", err)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // compacter is a store that can make deleted data leave its files.
