@@ -59,6 +59,9 @@ func runRotate(args []string, stdout, stderr io.Writer, getenv func(string) stri
 	default:
 		fmt.Fprintf(stderr, "Running services load it within %s (or at once on SIGHUP).\n", keyReloadEvery)
 	}
+	if p == vault.PurposeIndex {
+		fmt.Fprintln(stderr, "Fraud list entries for numbers, prefixes and IPs are keyed indexes that cannot be recomputed: add them again (POST /v1/fraud/lists) after the re-encryption.")
+	}
 	return nil
 }
 
@@ -68,12 +71,18 @@ func runReencrypt(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs := flag.NewFlagSet("keys reencrypt", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	batch := fs.Int("batch", rekey.DefaultBatch, "rows per transaction")
+	now := fs.Bool("now", false, "do not wait for running services to load a key rotated moments ago")
 	cfg, err := loadConfig(fs, args, getenv)
 	if err != nil {
 		return err
 	}
 	if *batch <= 0 || *batch > 100_000 {
 		return fmt.Errorf("%w: -batch must be 1-100000", errUsage)
+	}
+	if !*now {
+		if wait := untilLoaded(cfg.KeysDir(), time.Now()); wait > 0 {
+			return fmt.Errorf("a key was rotated moments ago: wait %s so running services load it (they would not find values under it), or pass -now if none runs", wait.Round(time.Second))
+		}
 	}
 	log := newLogger(cfg.Log, stderr)
 	keys, db, err := openData(ctx, cfg, log, getenv)
@@ -90,6 +99,25 @@ func runReencrypt(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fmt.Fprintf(stdout, "re-encrypted: %d rows checked, %d rewritten in %d pass(es); number key %d, index key %d, pepper %d\n",
 		stats.Rows, stats.Changed, stats.Passes, keys.Newest(vault.PurposeNumber), keys.Newest(vault.PurposeIndex), keys.Newest(vault.PurposePepper))
 	return nil
+}
+
+// untilLoaded is how long to wait until every running service has re-read
+// the newest key file in dir; 0 if none is that new.
+func untilLoaded(dir string, now time.Time) time.Duration {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var wait time.Duration
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".key") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			wait = max(wait, fi.ModTime().Add(keyReloadEvery+5*time.Second).Sub(now))
+		}
+	}
+	return wait
 }
 
 // progressBar draws "[#####-----]  50%  5000/10000 rows, 42 rewritten" on

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestKeysRotateReencrypt(t *testing.T) {
 		err := run(context.Background(), args, &out, &errOut, getenv)
 		return out.String(), errOut.String(), err
 	}
-	for _, p := range []string{"number", "index", "pepper"} {
+	for _, p := range []string{"number", "index", "pepper", "checkpoint", "token"} {
 		if out, _, err := cli("keys", "rotate", p); err != nil || !strings.Contains(out, p+" key version 2") {
 			t.Fatalf("keys rotate %s: %q %v", p, out, err)
 		}
@@ -54,7 +55,10 @@ func TestKeysRotateReencrypt(t *testing.T) {
 		t.Errorf("reencrypt -batch 0: %v", err)
 	}
 
-	out, progress, err := cli("keys", "reencrypt", "-batch", "1")
+	if _, _, err := cli("keys", "reencrypt"); err == nil || !strings.Contains(err.Error(), "wait") {
+		t.Errorf("reencrypt right after a rotation: %v, want a request to wait", err)
+	}
+	out, progress, err := cli("keys", "reencrypt", "-now", "-batch", "1")
 	if err != nil || !strings.Contains(out, "re-encrypted") || !strings.Contains(progress, "100%") {
 		t.Fatalf("keys reencrypt: %q %q %v", out, progress, err)
 	}
@@ -85,7 +89,6 @@ func TestKeysRotateReencrypt(t *testing.T) {
 	stop()
 
 	m, stop = startMainWith(t, dir, &syncBuffer{}, func(c *config.Config) { c.Verify.ResendCooldown = 0 })
-	defer stop()
 	c = client{t: t, base: m.URL(), key: m.DevKey}
 	st, got = c.do("POST", "/v1/verifications", map[string]any{"phone": number, "purpose": "login"})
 	if st != 201 {
@@ -94,5 +97,16 @@ func TestKeysRotateReencrypt(t *testing.T) {
 	id := got["id"].(string)
 	if _, got = c.do("POST", "/v1/verifications/"+id+"/check", map[string]any{"code": c.devCode(number)}); got["subject_id"] != sub {
 		t.Errorf("login after re-encryption: %v, want subject %s", got, sub)
+	}
+	stop()
+	// Checkpoints signed under both checkpoint key versions verify.
+	if out, _, err := cli("audit", "verify"); err != nil || !strings.Contains(out, "audit log OK") {
+		t.Errorf("audit verify after rotating the checkpoint key: %q %v", out, err)
+	}
+	if err := os.Remove(filepath.Join(dir, "keys", "checkpoint-1.key")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cli("audit", "verify"); err == nil {
+		t.Error("audit verify without the key of older checkpoints passed")
 	}
 }
