@@ -154,6 +154,15 @@ func (b *progressBar) finish() {
 	}
 }
 
+// keyVersions describes the loaded key versions, such as "number:2,1 index:1 ...".
+func keyVersions(keys *vault.Keyring) string {
+	var b strings.Builder
+	for _, p := range vault.Purposes() {
+		fmt.Fprintf(&b, "%s:%v ", p, keys.Versions(p))
+	}
+	return strings.TrimSpace(b.String())
+}
+
 // reloadKeys reads the key files again every keyReloadEvery and on SIGHUP,
 // until ctx ends, so a rotated key is used without a restart.
 func (m *Main) reloadKeys(ctx context.Context) {
@@ -169,13 +178,13 @@ func (m *Main) reloadKeys(ctx context.Context) {
 		case <-t.C:
 		case <-hup:
 		}
-		before := m.Keys.Versions(vault.PurposeNumber)[0]
+		before := keyVersions(m.Keys)
 		if err := m.Keys.Reload(m.Config.KeysDir(), m.Getenv); err != nil {
 			m.Log.Error("reload keys", "err", err)
 			continue
 		}
-		if after := m.Keys.Versions(vault.PurposeNumber)[0]; after != before {
-			m.Log.Info("keys reloaded", "number_key", after)
+		if after := keyVersions(m.Keys); after != before {
+			m.Log.Info("new key versions loaded", "versions", after)
 		}
 	}
 }

@@ -280,7 +280,7 @@ func (s *Service) Use(ctx context.Context, actor *Staff, id string) (*Revealed, 
 		if err != nil {
 			return err
 		}
-		pt, err := identity.OpenBinding(s.keys, s.keys, wrapped, b)
+		pt, err := identity.OpenBinding(s.keys, wrapped, b)
 		if err != nil {
 			return fmt.Errorf("open binding: %w", err)
 		}

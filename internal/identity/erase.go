@@ -43,17 +43,18 @@ func dataKeyAAD(subjectID string) []byte { return []byte("subject-key:" + subjec
 func bindingAAD(subjectID string) []byte { return []byte("binding:" + subjectID) }
 
 // OpenBinding returns the number of a binding. wrapped is the subject's
-// wrapped data key (nil if it has none): a number sealed under the data key
-// is opened with it, one sealed before data keys with the keyring. A number
-// whose data key is gone is vault.ErrErased.
-func OpenBinding(w vault.KeyWrapper, keys *vault.Keyring, wrapped []byte, b *Binding) ([]byte, error) {
+// wrapped data key (nil if it has none), unwrapped by keys.Wrapper(): a
+// number sealed under the data key is opened with it, one sealed before
+// data keys with the keyring. A number whose data key is gone is
+// vault.ErrErased.
+func OpenBinding(keys *vault.Keyring, wrapped []byte, b *Binding) ([]byte, error) {
 	if !vault.DataKeySealed(b.PhoneSealed) {
 		return keys.Open(b.PhoneSealed, bindingAAD(b.SubjectID))
 	}
 	if wrapped == nil {
 		return nil, vault.ErrErased
 	}
-	dk, err := openDataKey(w, b.SubjectID, wrapped)
+	dk, err := openDataKey(keys.Wrapper(), b.SubjectID, wrapped)
 	if err != nil {
 		return nil, err
 	}
@@ -90,13 +91,13 @@ func RewrapDataKey(w vault.KeyWrapper, subjectID string, wrapped []byte) ([]byte
 func (s *Service) dataKey(tx Tx, subjectID string, now time.Time) (*vault.DataKey, error) {
 	wrapped, err := tx.SubjectKey(subjectID)
 	if err == nil {
-		return openDataKey(s.wrap, subjectID, wrapped)
+		return openDataKey(s.keys.Wrapper(), subjectID, wrapped)
 	}
 	if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	raw := vault.NewDataKey()
-	if wrapped, err = s.wrap.Wrap(raw, dataKeyAAD(subjectID)); err != nil {
+	if wrapped, err = s.keys.Wrapper().Wrap(raw, dataKeyAAD(subjectID)); err != nil {
 		return nil, fmt.Errorf("wrap subject key: %w", err)
 	}
 	if err := tx.InsertSubjectKey(subjectID, wrapped, now); err != nil {
@@ -114,7 +115,7 @@ func (s *Service) openNumber(ctx context.Context, b *Binding) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return OpenBinding(s.wrap, s.keys, wrapped, b)
+	return OpenBinding(s.keys, wrapped, b)
 }
 
 // Erased is what an erasure did.
@@ -171,7 +172,7 @@ func (s *Service) Erase(ctx context.Context, id, confirm, actor string) (*Erased
 		out = &Erased{SubjectID: id, At: now, Numbers: len(bs)}
 		var events []verify.Event
 		for _, b := range bs {
-			e164, err := OpenBinding(s.wrap, s.keys, wrapped, b)
+			e164, err := OpenBinding(s.keys, wrapped, b)
 			if err != nil {
 				return fmt.Errorf("erase: open binding: %w", err)
 			}

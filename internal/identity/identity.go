@@ -150,7 +150,6 @@ type Service struct {
 	cfg   Config
 	store Store
 	keys  *vault.Keyring
-	wrap  vault.KeyWrapper // wraps the subjects' data keys
 	now   func() time.Time
 }
 
@@ -165,12 +164,8 @@ func NewService(cfg Config, store Store, keys *vault.Keyring, now func() time.Ti
 	if cfg.Tombstone == "" || keys.Newest(vault.PurposeTombstone) == 0 {
 		cfg.Tombstone = TombstoneOff // without a tombstone key none is kept
 	}
-	return &Service{cfg: cfg, store: store, keys: keys, wrap: keys, now: now}
+	return &Service{cfg: cfg, store: store, keys: keys, now: now}
 }
-
-// SetKeyWrapper replaces the keyring as the wrapper of the subjects' data
-// keys, such as by a key-management service. Call it before any use.
-func (s *Service) SetKeyWrapper(w vault.KeyWrapper) { s.wrap = w }
 
 func asTx(tx verify.Tx) (Tx, error) {
 	t, ok := tx.(Tx)

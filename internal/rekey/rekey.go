@@ -161,7 +161,7 @@ func current(keys *vault.Keyring, p vault.Purpose, index []byte) bool {
 func rewrites(keys *vault.Keyring) map[string]Func {
 	return map[string]Func{
 		"subject_keys": func(_ Reader, vals []any) ([]any, []byte, error) {
-			out, changed, err := identity.RewrapDataKey(keys, stringOf(vals[1]), bytesOf(vals[0]))
+			out, changed, err := identity.RewrapDataKey(keys.Wrapper(), stringOf(vals[1]), bytesOf(vals[0]))
 			if err != nil || !changed {
 				return nil, nil, err
 			}
@@ -199,7 +199,7 @@ func rekeyBinding(keys *vault.Keyring, tx Reader, vals []any) ([]any, []byte, er
 		return nil, nil, err
 	}
 	b := &identity.Binding{SubjectID: subjectID, PhoneIndex: index, PhoneSealed: sealed}
-	e164, err := identity.OpenBinding(keys, keys, wrapped, b)
+	e164, err := identity.OpenBinding(keys, wrapped, b)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open binding of %s: %w", subjectID, err)
 	}

@@ -146,3 +146,63 @@ func TestRekeyMovesRevealIndex(t *testing.T) {
 		}
 	})
 }
+
+// countingWrapper stands in for a key-management service: another keyring
+// wraps the data keys, and the calls are counted.
+type countingWrapper struct {
+	vault.KeyWrapper
+	wraps, unwraps int
+}
+
+func (c *countingWrapper) Wrap(dk, aad []byte) ([]byte, error) {
+	c.wraps++
+	return c.KeyWrapper.Wrap(dk, aad)
+}
+
+func (c *countingWrapper) Unwrap(w, aad []byte) ([]byte, error) {
+	c.unwraps++
+	return c.KeyWrapper.Unwrap(w, aad)
+}
+
+// TestDataKeysUseWrapper plugs another wrapper into the keyring (the seam
+// for a KMS): data keys are wrapped by it alone, and accounts still work.
+func TestDataKeysUseWrapper(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		s := newServices(t, db, identity.TombstoneOff)
+		kmsDir := t.TempDir()
+		if _, err := vault.Generate(kmsDir); err != nil {
+			t.Fatal(err)
+		}
+		kms, err := vault.Load(kmsDir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &countingWrapper{KeyWrapper: kms}
+		s.keys.SetWrapper(w)
+		v, err := s.verifyNumber(ctx, "+14155550180", verify.PurposeSignup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrapped, err := db.SubjectKey(ctx, v.SubjectID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.wraps != 1 {
+			t.Errorf("%d wraps, want 1", w.wraps)
+		}
+		if _, err := s.keys.Unwrap(wrapped, []byte("subject-key:"+v.SubjectID)); err == nil {
+			t.Error("the keyring's own number key unwraps a data key the wrapper made")
+		}
+		login, err := s.verifyNumber(ctx, "+14155550180", verify.PurposeLogin)
+		if err != nil || login.SubjectID != v.SubjectID {
+			t.Fatalf("login: %v, %v", login, err)
+		}
+		if _, err := s.ident.Erase(ctx, v.SubjectID, v.SubjectID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if w.unwraps == 0 {
+			t.Error("the wrapper never unwrapped")
+		}
+	})
+}

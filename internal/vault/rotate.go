@@ -127,6 +127,20 @@ type KeyWrapper interface {
 
 var _ KeyWrapper = (*Keyring)(nil)
 
+// SetWrapper makes w wrap the subjects' data keys in place of the
+// keyring's number keys, for example a key-management service. Call it
+// before the keyring is used.
+func (k *Keyring) SetWrapper(w KeyWrapper) { k.wrapper = w }
+
+// Wrapper returns what wraps the subjects' data keys: the one given to
+// SetWrapper, else the keyring itself.
+func (k *Keyring) Wrapper() KeyWrapper {
+	if k.wrapper != nil {
+		return k.wrapper
+	}
+	return k
+}
+
 // Wrap implements KeyWrapper with Seal.
 func (k *Keyring) Wrap(dataKey, aad []byte) ([]byte, error) { return k.Seal(dataKey, aad), nil }
 

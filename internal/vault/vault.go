@@ -99,6 +99,9 @@ type Keyring struct {
 	// cur holds, per purpose, the keys newest version first (never empty
 	// for a required purpose). Reload swaps it whole.
 	cur *atomic.Pointer[map[Purpose][]*key]
+	// wrapper wraps the subjects' data keys instead of the keyring, such
+	// as a key-management service; nil means the keyring itself.
+	wrapper KeyWrapper
 }
 
 // all returns the keys of p, newest first.
