@@ -94,11 +94,11 @@ func (a *approval) seal(subjectID string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	dk, err := a.s.dataKey(a.tx, subjectID, a.now)
+	dk, err := DataKey(a.s.keys, a.tx, subjectID, a.now)
 	if err != nil {
 		return nil, err
 	}
-	return dk.Seal([]byte(e164), bindingAAD(subjectID)), nil
+	return SealNumber(dk, subjectID, []byte(e164)), nil
 }
 
 func (a *approval) newSubject() (*Subject, error) {
@@ -106,7 +106,7 @@ func (a *approval) newSubject() (*Subject, error) {
 	if err := a.tx.InsertSubject(sub); err != nil {
 		return nil, err
 	}
-	if _, err := a.s.dataKey(a.tx, sub.ID, a.now); err != nil {
+	if _, err := DataKey(a.s.keys, a.tx, sub.ID, a.now); err != nil {
 		return nil, err
 	}
 	evs := []verify.Event{a.event("subject.created", sub.ID, "")}

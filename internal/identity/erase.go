@@ -86,24 +86,36 @@ func RewrapDataKey(w vault.KeyWrapper, subjectID string, wrapped []byte) ([]byte
 	return out, true, nil
 }
 
-// dataKey returns a subject's data key, creating and storing it if the
-// subject has none yet.
-func (s *Service) dataKey(tx Tx, subjectID string, now time.Time) (*vault.DataKey, error) {
+// DataKeys reads and stores the subjects' wrapped data keys inside a
+// transaction; the store's transaction implements it.
+type DataKeys interface {
+	SubjectKey(subjectID string) ([]byte, error) // ErrNotFound
+	InsertSubjectKey(subjectID string, wrapped []byte, at time.Time) error
+}
+
+// DataKey returns a subject's data key, creating and storing one, wrapped
+// by keys.Wrapper(), if the subject has none yet.
+func DataKey(keys *vault.Keyring, tx DataKeys, subjectID string, now time.Time) (*vault.DataKey, error) {
 	wrapped, err := tx.SubjectKey(subjectID)
 	if err == nil {
-		return openDataKey(s.keys.Wrapper(), subjectID, wrapped)
+		return openDataKey(keys.Wrapper(), subjectID, wrapped)
 	}
 	if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	raw := vault.NewDataKey()
-	if wrapped, err = s.keys.Wrapper().Wrap(raw, dataKeyAAD(subjectID)); err != nil {
+	if wrapped, err = keys.Wrapper().Wrap(raw, dataKeyAAD(subjectID)); err != nil {
 		return nil, fmt.Errorf("wrap subject key: %w", err)
 	}
 	if err := tx.InsertSubjectKey(subjectID, wrapped, now); err != nil {
 		return nil, err
 	}
 	return vault.OpenDataKey(raw)
+}
+
+// SealNumber seals a binding's number under its subject's data key.
+func SealNumber(dk *vault.DataKey, subjectID string, e164 []byte) []byte {
+	return dk.Seal(e164, bindingAAD(subjectID))
 }
 
 // openNumber opens a binding's number from outside a transaction.

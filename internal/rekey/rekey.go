@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ringfence/ringfence/internal/access"
 	"github.com/ringfence/ringfence/internal/identity"
@@ -30,13 +31,11 @@ type Table struct {
 // nil), it returns new values for the first Table.Write columns, or nil
 // when the row is under the newest keys already. lock, if not nil, is taken
 // with the transaction's Lock before the row is written.
-type Func func(tx Reader, vals []any) (out []any, lock []byte, err error)
+type Func func(tx Tx, vals []any) (out []any, lock []byte, err error)
 
-// Reader reads inside a batch's transaction.
-type Reader interface {
-	// SubjectKey returns a subject's wrapped data key; identity.ErrNotFound if none.
-	SubjectKey(subjectID string) ([]byte, error)
-}
+// Tx reads and stores the subjects' data keys inside a batch's
+// transaction (identity.DataKeys).
+type Tx = identity.DataKeys
 
 // Batch is the outcome of one batch.
 type Batch struct {
@@ -73,7 +72,8 @@ const DefaultBatch = 500
 const maxPasses = 10
 
 // Run re-encrypts every table: sealed numbers, codes, TOTP secrets and the
-// subjects' wrapped data keys go under the newest number key, code MACs of
+// subjects' wrapped data keys go under the newest number key, numbers of
+// bindings sealed before data keys under their subject's data key, code MACs of
 // pending verifications under the newest pepper, and blind indexes of
 // numbers under the newest index key. It runs passes until one meets no
 // concurrent change. Each batch is its own transaction, so an interrupted
@@ -160,35 +160,35 @@ func current(keys *vault.Keyring, p vault.Purpose, index []byte) bool {
 // rewrites returns the rewrite of each table.
 func rewrites(keys *vault.Keyring) map[string]Func {
 	return map[string]Func{
-		"subject_keys": func(_ Reader, vals []any) ([]any, []byte, error) {
+		"subject_keys": func(_ Tx, vals []any) ([]any, []byte, error) {
 			out, changed, err := identity.RewrapDataKey(keys.Wrapper(), stringOf(vals[1]), bytesOf(vals[0]))
 			if err != nil || !changed {
 				return nil, nil, err
 			}
 			return []any{out}, nil, nil
 		},
-		"staff": func(_ Reader, vals []any) ([]any, []byte, error) {
+		"staff": func(_ Tx, vals []any) ([]any, []byte, error) {
 			out, changed, err := access.RekeyTOTP(keys, stringOf(vals[1]), bytesOf(vals[0]))
 			if err != nil || !changed {
 				return nil, nil, err
 			}
 			return []any{out}, nil, nil
 		},
-		"bindings": func(tx Reader, vals []any) ([]any, []byte, error) { return rekeyBinding(keys, tx, vals) },
-		"verifications": func(_ Reader, vals []any) ([]any, []byte, error) {
+		"bindings": func(tx Tx, vals []any) ([]any, []byte, error) { return rekeyBinding(keys, tx, vals) },
+		"verifications": func(_ Tx, vals []any) ([]any, []byte, error) {
 			return rekeyVerification(keys, vals)
 		},
 	}
 }
 
-// rekeyBinding moves a binding's index to the newest index key, and its
-// number, if it was sealed by the keyring before data keys, to the newest
-// number key. A number under a data key needs nothing more: the data key
-// itself is rewrapped.
-func rekeyBinding(keys *vault.Keyring, tx Reader, vals []any) ([]any, []byte, error) {
+// rekeyBinding moves a binding's index to the newest index key, and a
+// number sealed by the keyring before data keys under its subject's data
+// key (made now if the subject has none). A number under a data key needs
+// nothing more: the data key itself is rewrapped.
+func rekeyBinding(keys *vault.Keyring, tx Tx, vals []any) ([]any, []byte, error) {
 	index, sealed, subjectID := bytesOf(vals[0]), bytesOf(vals[1]), stringOf(vals[2])
 	dataSealed := vault.DataKeySealed(sealed)
-	if current(keys, vault.PurposeIndex, index) && (dataSealed || keys.SealedCurrent(sealed)) {
+	if current(keys, vault.PurposeIndex, index) && dataSealed {
 		return nil, nil, nil
 	}
 	wrapped, err := tx.SubjectKey(subjectID)
@@ -203,8 +203,12 @@ func rekeyBinding(keys *vault.Keyring, tx Reader, vals []any) ([]any, []byte, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("open binding of %s: %w", subjectID, err)
 	}
-	if !dataSealed && !keys.SealedCurrent(sealed) {
-		sealed = keys.Seal(e164, []byte("binding:"+subjectID))
+	if !dataSealed {
+		dk, err := identity.DataKey(keys, tx, subjectID, time.Now())
+		if err != nil {
+			return nil, nil, err
+		}
+		sealed = identity.SealNumber(dk, subjectID, e164)
 	}
 	index = keys.BlindIndex("phone", string(e164))
 	return []any{index, sealed}, index, nil

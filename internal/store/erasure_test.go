@@ -206,3 +206,45 @@ func TestDataKeysUseWrapper(t *testing.T) {
 		}
 	})
 }
+
+// TestRekeyMovesLegacyBindings: a binding sealed by the keyring before
+// subjects had data keys moves under a new data key of its subject, and the
+// account keeps working.
+func TestRekeyMovesLegacyBindings(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		s := newServices(t, db, identity.TombstoneOff)
+		const number = "+14155550190"
+		sub := vault.NewID("sub")
+		legacy := s.keys.Seal([]byte(number), []byte("binding:"+sub))
+		err := db.Write(ctx, func(vtx verify.Tx) error {
+			tx := vtx.(identity.Tx)
+			if err := tx.InsertSubject(&identity.Subject{ID: sub, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				return err
+			}
+			return tx.InsertBinding(&identity.Binding{PhoneIndex: s.keys.BlindIndex("phone", number), SubjectID: sub,
+				PhoneSealed: legacy, Masked: "+1 ••• ••• 0190", Country: "US", LineType: "mobile", BoundAt: t0, LastVerifiedAt: t0})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats, err := rekey.Run(ctx, db, s.keys, 10, nil)
+		if err != nil || stats.Changed != 1 {
+			t.Fatalf("rekey: %+v, %v", stats, err)
+		}
+		bs, err := db.BindingsOf(ctx, sub)
+		if err != nil || len(bs) != 1 || !vault.DataKeySealed(bs[0].PhoneSealed) {
+			t.Fatalf("binding after re-encryption: %v", err)
+		}
+		if _, err := db.SubjectKey(ctx, sub); err != nil {
+			t.Fatalf("no data key: %v", err)
+		}
+		// step_up opens the number under the data key; login finds the subject.
+		if _, err := s.verify.Start(ctx, verify.StartRequest{SubjectID: sub, Purpose: verify.PurposeStepUp, Actor: "test"}); err != nil {
+			t.Errorf("step_up: %v", err)
+		}
+		if v, err := s.verifyNumber(ctx, number, verify.PurposeLogin); err != nil || v.SubjectID != sub {
+			t.Errorf("login: %v, %v", v, err)
+		}
+	})
+}

@@ -250,7 +250,7 @@ func assertCurrent(t *testing.T, db *DB, keys *vault.Keyring) {
 
 func TestRekeyBatchBadInput(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *DB) {
-		nop := func(rekey.Reader, []any) ([]any, []byte, error) { return nil, nil, nil }
+		nop := func(rekey.Tx, []any) ([]any, []byte, error) { return nil, nil, nil }
 		for _, tb := range []rekey.Table{
 			{Name: "verifications; DROP TABLE x", Key: "id", Cols: []string{"id"}, Write: 1},
 			{Name: "verifications", Key: "id", Cols: []string{"id"}, Write: 0},
@@ -264,7 +264,7 @@ func TestRekeyBatchBadInput(t *testing.T) {
 			t.Error("CountRows with a bad name succeeded")
 		}
 		boom := errors.New("boom")
-		fail := func(rekey.Reader, []any) ([]any, []byte, error) { return nil, nil, boom }
+		fail := func(rekey.Tx, []any) ([]any, []byte, error) { return nil, nil, boom }
 		s := newServices(t, db, identity.TombstoneOff)
 		if _, err := s.verifyNumber(t.Context(), "+14155550100", verify.PurposeSignup); err != nil {
 			t.Fatal(err)
