@@ -89,11 +89,35 @@ func openData(ctx context.Context, cfg config.Config, log *slog.Logger, getenv f
 	if err != nil {
 		return nil, nil, fmt.Errorf("load keys: %w", err)
 	}
+	if keys, err = addTombstoneKey(keys, keysDir, getenv); err != nil {
+		return nil, nil, err
+	}
 	db, err := store.Open(ctx, store.Config{URL: url, MaxBatch: cfg.DB.MaxBatch, Logger: log, AuditMAC: auditMAC(keys)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open database: %w", err)
 	}
 	return keys, db, nil
+}
+
+// addTombstoneKey gives a key folder made before tombstones its tombstone
+// key: nothing was sealed under one, so a new key reads no old data wrongly.
+func addTombstoneKey(keys *vault.Keyring, dir string, getenv func(string) string) (*vault.Keyring, error) {
+	if keys.Newest(vault.PurposeTombstone) != 0 {
+		return keys, nil
+	}
+	for _, p := range vault.Purposes() {
+		if getenv(vault.EnvVar(p)) != "" {
+			return keys, nil // keys come from the environment: the operator adds it
+		}
+	}
+	if _, _, err := vault.Rotate(dir, vault.PurposeTombstone); err != nil {
+		return nil, fmt.Errorf("create tombstone key: %w", err)
+	}
+	keys, err := vault.Load(dir, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	return keys, nil
 }
 
 // auditMAC is the MAC stored with each audit row, under the index key.

@@ -45,11 +45,14 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 
 	origin := cfg.AuditOrigin()
-	priv, _, err := keys.Signer(vault.PurposeCheckpoint)
-	if err != nil {
-		return err
+	// Checkpoints signed before a rotation of the checkpoint key verify
+	// under the older versions, which stay in the key folder.
+	pubs := keys.PublicKeys(vault.PurposeCheckpoint)
+	var set []ed25519.PublicKey
+	for _, ver := range keys.Versions(vault.PurposeCheckpoint) {
+		set = append(set, pubs[ver])
 	}
-	v, err := audit.NewVerifier(origin, priv.Public().(ed25519.PublicKey))
+	v, err := audit.NewVerifierSet(origin, set)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ const module = "github.com/ringfence/ringfence/"
 func TestDependencyDirection(t *testing.T) {
 	leaf := map[string]bool{"phone": true, "vault": true, "audit": true, "config": true, "llm": true, "apikey": true}
 	edges := []string{"store", "api", "console", "voice"}
-	domain := map[string]bool{"verify": true, "identity": true, "fraud": true, "access": true, "privacy": true, "dialogue": true, "sms": true}
+	domain := map[string]bool{"verify": true, "identity": true, "fraud": true, "access": true, "privacy": true, "dialogue": true, "sms": true, "rekey": true}
 	root := filepath.Join("..", "..", "internal")
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {

@@ -19,6 +19,12 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return errUsage
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "rotate":
+		return runRotate(args, stdout, stderr, getenv)
+	case "reencrypt":
+		return runReencrypt(ctx, args, stdout, stderr, getenv)
+	}
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", "", "a name for the key (who or what uses it)")

@@ -46,6 +46,11 @@ Usage:
                                       create an API key and print it once
   ringfence keys list                 list API keys
   ringfence keys revoke ID            revoke an API key
+  ringfence keys rotate PURPOSE       add a key version (number, index, pepper, pseudonym,
+                                      token, checkpoint, tombstone) that new values use
+  ringfence keys reencrypt [-batch N] [-now]
+                                      move old ciphertexts and indexes to the newest keys,
+                                      in resumable batches, while the service runs
   ringfence staff create -email E -role viewer|reviewer|approver|admin [-password-file F]
                                       create a console account (password from stdin or
                                       the file) and print its TOTP secret once

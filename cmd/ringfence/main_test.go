@@ -40,9 +40,18 @@ func (s *syncBuffer) String() string {
 // startMain runs the whole service in-process on 127.0.0.1:0 with its defaults.
 func startMain(t *testing.T, dir string, logs io.Writer) (*Main, func()) {
 	t.Helper()
+	return startMainWith(t, dir, logs, nil)
+}
+
+// startMainWith is startMain with changes to the default configuration.
+func startMainWith(t *testing.T, dir string, logs io.Writer, change func(*config.Config)) (*Main, func()) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	if change != nil {
+		change(&cfg)
+	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := NewMain(cfg, func(string) string { return "" }, log, io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -194,6 +203,27 @@ func TestServeEndToEnd(t *testing.T) {
 // digit strings.
 func assertNoDigits(t *testing.T, dir, logs string, digits ...string) {
 	t.Helper()
+	eachFile(t, dir, func(path string, b []byte) {
+		for _, s := range digits {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds the digits %s", path, s)
+			}
+		}
+	})
+	for _, s := range digits {
+		if strings.Contains(logs, s) {
+			t.Errorf("logs hold the digits %s", s)
+		}
+	}
+	if !strings.Contains(logs, "ringfence") && len(logs) == 0 {
+		t.Errorf("no logs were captured")
+	}
+}
+
+// eachFile calls fn with the content of every file under dir, and fails the
+// test if there are fewer than two (the data folder is not where it thinks).
+func eachFile(t *testing.T, dir string, fn func(path string, b []byte)) {
+	t.Helper()
 	files := 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -204,11 +234,7 @@ func assertNoDigits(t *testing.T, dir, logs string, digits ...string) {
 			return err
 		}
 		files++
-		for _, s := range digits {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds the digits %s", path, s)
-			}
-		}
+		fn(path, b)
 		return nil
 	})
 	if err != nil {
@@ -216,14 +242,6 @@ func assertNoDigits(t *testing.T, dir, logs string, digits ...string) {
 	}
 	if files < 2 {
 		t.Fatalf("searched only %d files: the data folder is not where the test thinks", files)
-	}
-	for _, s := range digits {
-		if strings.Contains(logs, s) {
-			t.Errorf("logs hold the digits %s", s)
-		}
-	}
-	if !strings.Contains(logs, "ringfence") && len(logs) == 0 {
-		t.Errorf("no logs were captured")
 	}
 }
 

@@ -113,6 +113,9 @@ func (m *Main) Open(ctx context.Context) error {
 		StepUpFor:  identity.DefaultConfig().StepUpFor,
 		TokenTTL:   cfg.Identity.TokenTTL,
 		Issuer:     cfg.TokenIssuer(),
+
+		Tombstone:          cfg.Identity.Tombstone,
+		TombstoneRetention: cfg.Identity.TombstoneRetention,
 	}, db, keys, nil)
 	m.Verify.SetAccounts(m.Identity)
 	if cfg.FraudEnabled() {
@@ -304,6 +307,11 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		m.saveGuardEvery(dctx, time.Minute)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.reloadKeys(dctx)
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()

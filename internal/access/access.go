@@ -295,6 +295,8 @@ type Tx interface {
 	AppendEvents(events ...verify.Event) error
 	// BindingByIndex reads a binding for update; identity.ErrNotFound if none.
 	BindingByIndex(phoneIndex []byte) (*identity.Binding, error)
+	// SubjectKey reads a subject's wrapped data key; identity.ErrNotFound if none.
+	SubjectKey(subjectID string) ([]byte, error)
 	// Staff reads a staff account for update; ErrNotFound if missing.
 	Staff(id string) (*Staff, error)
 	// InsertStaff adds an account; ErrConflict if its email is taken.

@@ -273,7 +273,14 @@ func (s *Service) Use(ctx context.Context, actor *Staff, id string) (*Revealed, 
 		if b.SubjectID != r.SubjectID || b.Released(now) {
 			return verify.ErrNoNumber
 		}
-		pt, err := s.keys.Open(b.PhoneSealed, []byte("binding:"+b.SubjectID))
+		wrapped, err := tx.SubjectKey(b.SubjectID)
+		if errors.Is(err, identity.ErrNotFound) {
+			wrapped, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		pt, err := identity.OpenBinding(s.keys, wrapped, b)
 		if err != nil {
 			return fmt.Errorf("open binding: %w", err)
 		}

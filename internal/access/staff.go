@@ -114,6 +114,19 @@ func (s *Service) CreateStaff(ctx context.Context, actor, email string, role Rol
 
 func totpAAD(staffID string) []byte { return []byte("totp:" + staffID) }
 
+// RekeyTOTP returns a staff member's sealed TOTP secret sealed again under
+// the newest number key, and false if it already is; for re-encryption.
+func RekeyTOTP(keys *vault.Keyring, staffID string, sealed []byte) ([]byte, bool, error) {
+	if keys.SealedCurrent(sealed) {
+		return nil, false, nil
+	}
+	secret, err := keys.Open(sealed, totpAAD(staffID))
+	if err != nil {
+		return nil, false, fmt.Errorf("open totp secret: %w", err)
+	}
+	return keys.Seal(secret, totpAAD(staffID)), true, nil
+}
+
 // Staff returns a staff account; ErrNotFound if unknown.
 func (s *Service) Staff(ctx context.Context, id string) (*Staff, error) {
 	if !vault.ValidID("stf", id) {

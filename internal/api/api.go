@@ -146,6 +146,7 @@ func (s *Server) routes() {
 	if s.cfg.Identity != nil {
 		s.route("GET /.well-known/jwks.json", s.jwks)
 		s.route("GET /v1/subjects/{id}", s.getSubject, appRoles...)
+		s.route("DELETE /v1/subjects/{id}", s.eraseSubject, appRoles...)
 		s.route("POST /v1/subjects/{id}/factors", s.recordFactor, appRoles...)
 		s.route("PUT /v1/subjects/{id}/guardian", s.requireGuardian, appRoles...)
 		s.route("POST /v1/audiences", s.createAudience, adminRoles...)

@@ -75,6 +75,8 @@ const (
 	codeRevealDenied          = "reveal_denied"
 	codeRevealUsed            = "reveal_used"
 	codeRevealExpired         = "reveal_expired"
+	codeConfirmationMismatch  = "confirmation_mismatch"
+	codeSubjectErased         = "subject_erased"
 )
 
 // errorKind is what a client sees of an error: a status, a stable code and a
@@ -109,6 +111,8 @@ var errorTable = []struct {
 	{is(errNotFound), errorKind{404, codeNotFound, "Not found."}},
 	{is(identity.ErrNotFound), errorKind{404, codeNotFound, "Not found."}},
 	{is(identity.ErrConflict), errorKind{409, codeConflict, "That already exists."}},
+	{is(identity.ErrConfirm), errorKind{400, codeConfirmationMismatch, "The confirmation must repeat the subject id."}},
+	{is(identity.ErrErased), errorKind{410, codeSubjectErased, "The subject was erased."}},
 	{is(verify.ErrNoNumber), errorKind{409, codeNoBoundNumber, "The subject has no bound phone number."}},
 	{is(errMethodNotAllowed), errorKind{405, codeMethodNotAllowed, "Method not allowed."}},
 	{is(verify.ErrClosed), errorKind{409, codeVerificationClosed, "The verification is no longer pending."}},

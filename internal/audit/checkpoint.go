@@ -197,6 +197,35 @@ func NewVerifier(origin string, pub ed25519.PublicKey) (note.Verifier, error) {
 	return v, nil
 }
 
+// keySet is a note.Verifier for every version of a rotated checkpoint key:
+// it acts as the newest, and OpenCheckpoint accepts a signature by any.
+type keySet struct {
+	note.Verifier
+	all []note.Verifier
+}
+
+// NewVerifierSet returns a verifier of checkpoints signed by any of pubs,
+// the versions of the checkpoint key, newest first; with one key it is
+// NewVerifier.
+func NewVerifierSet(origin string, pubs []ed25519.PublicKey) (note.Verifier, error) {
+	if len(pubs) == 0 {
+		return nil, errors.New("checkpoint verifier: no key")
+	}
+	ks := &keySet{}
+	for _, pub := range pubs {
+		v, err := NewVerifier(origin, pub)
+		if err != nil {
+			return nil, err
+		}
+		ks.all = append(ks.all, v)
+	}
+	if len(ks.all) == 1 {
+		return ks.all[0], nil
+	}
+	ks.Verifier = ks.all[0]
+	return ks, nil
+}
+
 // SignCheckpoint returns c as a signed note, signed by s. The signer's name
 // must be c.Origin; a malformed c wraps ErrMalformedCheckpoint.
 func SignCheckpoint(c Checkpoint, s note.Signer) ([]byte, error) {
@@ -224,7 +253,11 @@ func OpenCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
 	if v == nil {
 		return Checkpoint{}, errors.New("open checkpoint: no verifier")
 	}
-	n, err := note.Open(msg, note.VerifierList(v))
+	list := []note.Verifier{v}
+	if ks, ok := v.(*keySet); ok {
+		list = ks.all
+	}
+	n, err := note.Open(msg, note.VerifierList(list...))
 	if err != nil {
 		var invalid *note.InvalidSignatureError
 		var unverified *note.UnverifiedNoteError

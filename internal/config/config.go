@@ -110,6 +110,10 @@ type Identity struct {
 	CoolingOff time.Duration `yaml:"cooling_off"` // after a number change, recovery by the new number waits this long
 	TokenTTL   time.Duration `yaml:"token_ttl"`   // lifetime of "phone verified" tokens
 	Issuer     string        `yaml:"issuer"`      // the tokens' iss; "" means http.public_url, else "ringfence"
+	// Tombstone is what a sign-up with an erased subject's number gets:
+	// "refuse", "flag" (allowed, noted in the audit log) or "off".
+	Tombstone          string        `yaml:"tombstone"`
+	TombstoneRetention time.Duration `yaml:"tombstone_retention"` // how long a tombstone is kept
 }
 
 // SMS selects and configures the SMS provider.
@@ -180,6 +184,9 @@ func Default() Config {
 			Dormancy:   90 * 24 * time.Hour,
 			CoolingOff: 7 * 24 * time.Hour,
 			TokenTTL:   10 * time.Minute,
+
+			Tombstone:          "refuse",
+			TombstoneRetention: 365 * 24 * time.Hour,
 		},
 		Audit: Audit{CheckpointEvery: time.Minute},
 		Fraud: Fraud{

@@ -174,6 +174,12 @@ func (c Config) validateIdentity(v *validator) {
 	v.duration("identity.dormancy", p.Dormancy, 45*24*time.Hour, 5*365*24*time.Hour)
 	v.duration("identity.cooling_off", p.CoolingOff, 0, 90*24*time.Hour)
 	v.duration("identity.token_ttl", p.TokenTTL, time.Minute, 24*time.Hour)
+	switch p.Tombstone {
+	case "refuse", "flag", "off":
+	default:
+		v.add("identity.tombstone", `must be "refuse", "flag" or "off"`)
+	}
+	v.duration("identity.tombstone_retention", p.TombstoneRetention, 24*time.Hour, 10*365*24*time.Hour)
 	if len(p.Issuer) > 200 {
 		v.add("identity.issuer", "must be at most 200 characters")
 	}

@@ -16,6 +16,9 @@ type approval struct {
 	tx  Tx
 	v   *verify.Verification
 	now time.Time
+
+	e164    string   // the verified number, once number has run
+	indexes [][]byte // its blind index under every index key version
 }
 
 func (a *approval) event(typ, subjectID, detail string) verify.Event {
@@ -23,23 +26,50 @@ func (a *approval) event(typ, subjectID, detail string) verify.Event {
 		SubjectID: subjectID, PhoneIndex: a.v.PhoneIndex, Detail: detail, At: a.now}
 }
 
-// current returns the live binding of the verification's number, or nil;
-// a binding whose release time has passed is removed on the way.
-func (a *approval) current() (*Binding, error) {
-	b, err := a.tx.BindingByIndex(a.v.PhoneIndex)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+// number opens the verified number and computes its blind index under
+// every index key version, newest first, once per approval.
+func (a *approval) number() (string, [][]byte, error) {
+	if a.indexes == nil {
+		e164, err := a.s.keys.Open(a.v.PhoneSealed, []byte("phone:"+a.v.ID))
+		if err != nil {
+			return "", nil, fmt.Errorf("open verification number: %w", err)
+		}
+		a.e164, a.indexes = string(e164), a.s.keys.BlindIndexes("phone", string(e164))
 	}
+	return a.e164, a.indexes, nil
+}
+
+// current returns the live binding of the verification's number, or nil;
+// a binding whose release time has passed is removed on the way. The
+// number is looked up (and locked) under every index key version, so a
+// binding written before an index key rotation is found.
+func (a *approval) current() (*Binding, error) {
+	_, indexes, err := a.number()
 	if err != nil {
 		return nil, err
 	}
-	if b.Released(a.now) {
-		if err := a.release(b, "released"); err != nil {
+	for _, ix := range indexes {
+		if err := a.tx.Lock(ix); err != nil {
 			return nil, err
 		}
-		return nil, nil
 	}
-	return b, nil
+	for _, ix := range indexes {
+		b, err := a.tx.BindingByIndex(ix)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if b.Released(a.now) {
+			if err := a.release(b, "released"); err != nil {
+				return nil, err
+			}
+			return nil, nil
+		}
+		return b, nil
+	}
+	return nil, nil
 }
 
 func (a *approval) release(b *Binding, why string) error {
@@ -57,13 +87,18 @@ func (a *approval) dormant(b *Binding) bool {
 	return a.now.Sub(b.LastVerifiedAt) > a.s.cfg.Dormancy
 }
 
-// seal seals the verified number for a subject's binding.
+// seal seals the verified number for a subject's binding, under the
+// subject's own data key.
 func (a *approval) seal(subjectID string) ([]byte, error) {
-	e164, err := a.s.keys.Open(a.v.PhoneSealed, []byte("phone:"+a.v.ID))
+	e164, _, err := a.number()
 	if err != nil {
-		return nil, fmt.Errorf("open verification number: %w", err)
+		return nil, err
 	}
-	return a.s.keys.Seal(e164, []byte("binding:"+subjectID)), nil
+	dk, err := DataKey(a.s.keys, a.tx, subjectID, a.now)
+	if err != nil {
+		return nil, err
+	}
+	return SealNumber(dk, subjectID, []byte(e164)), nil
 }
 
 func (a *approval) newSubject() (*Subject, error) {
@@ -71,7 +106,28 @@ func (a *approval) newSubject() (*Subject, error) {
 	if err := a.tx.InsertSubject(sub); err != nil {
 		return nil, err
 	}
-	return sub, a.tx.AppendEvents(a.event("subject.created", sub.ID, ""))
+	if _, err := DataKey(a.s.keys, a.tx, sub.ID, a.now); err != nil {
+		return nil, err
+	}
+	evs := []verify.Event{a.event("subject.created", sub.ID, "")}
+	if a.s.cfg.Tombstone == TombstoneFlag {
+		e164, _, err := a.number()
+		if err != nil {
+			return nil, err
+		}
+		tombs, err := a.s.keys.TombstoneIndexes(e164)
+		if err != nil {
+			return nil, err
+		}
+		dead, err := a.tx.Tombstoned(tombs, a.now)
+		if err != nil {
+			return nil, err
+		}
+		if dead {
+			evs = append(evs, a.event("tombstone.matched", sub.ID, "flagged"))
+		}
+	}
+	return sub, a.tx.AppendEvents(evs...)
 }
 
 func (a *approval) bind(subjectID string) error {
@@ -79,7 +135,11 @@ func (a *approval) bind(subjectID string) error {
 	if err != nil {
 		return err
 	}
-	b := &Binding{PhoneIndex: a.v.PhoneIndex, SubjectID: subjectID, PhoneSealed: sealed, Masked: a.v.Masked,
+	_, indexes, err := a.number()
+	if err != nil {
+		return err
+	}
+	b := &Binding{PhoneIndex: indexes[0], SubjectID: subjectID, PhoneSealed: sealed, Masked: a.v.Masked,
 		Country: a.v.Country, LineType: a.v.LineType, BoundAt: a.now, LastVerifiedAt: a.now}
 	if err := a.tx.InsertBinding(b); err != nil {
 		return err

@@ -86,6 +86,18 @@ type Tx interface {
 	UpdateBinding(b *Binding) error
 	DeleteBinding(phoneIndex []byte) error
 	InsertAudience(a *Audience) error // ErrConflict on a duplicate name
+	// SubjectKey returns a subject's wrapped data key; ErrNotFound if none.
+	SubjectKey(subjectID string) ([]byte, error)
+	// InsertSubjectKey stores a subject's wrapped data key; ErrConflict if it has one.
+	InsertSubjectKey(subjectID string, wrapped []byte, at time.Time) error
+	// EraseSubject destroys what e names; ErrNotFound if there is no subject.
+	EraseSubject(e *Erasure) error
+	// Erased returns when a subject was erased, or the zero time.
+	Erased(subjectID string) (time.Time, error)
+	// InsertTombstone keeps a tombstone index until expires.
+	InsertTombstone(index []byte, at, expires time.Time) error
+	// Tombstoned reports whether any of indexes has a live tombstone.
+	Tombstoned(indexes [][]byte, now time.Time) (bool, error)
 }
 
 // Store keeps subjects, bindings and audiences. Write runs fn in one
@@ -97,6 +109,8 @@ type Store interface {
 	BindingsOf(ctx context.Context, subjectID string) ([]*Binding, error)
 	Audience(ctx context.Context, id string) (*Audience, error)
 	Audiences(ctx context.Context) ([]Audience, error)
+	SubjectKey(ctx context.Context, subjectID string) ([]byte, error) // ErrNotFound
+	Tombstoned(ctx context.Context, indexes [][]byte, now time.Time) (bool, error)
 }
 
 // Config holds the account rules.
@@ -106,6 +120,11 @@ type Config struct {
 	StepUpFor  time.Duration // a step-up this recent lets a number change release the old number at once (default 15 min)
 	TokenTTL   time.Duration // lifetime of "phone verified" tokens (default 10 min)
 	Issuer     string        // the tokens' iss
+	// Tombstone is TombstoneOff, TombstoneRefuse or TombstoneFlag (default
+	// refuse): what a signup with an erased subject's number gets.
+	Tombstone string
+	// TombstoneRetention is how long a tombstone is kept (default 365 days).
+	TombstoneRetention time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -116,6 +135,9 @@ func DefaultConfig() Config {
 		StepUpFor:  15 * time.Minute,
 		TokenTTL:   10 * time.Minute,
 		Issuer:     "ringfence",
+
+		Tombstone:          TombstoneRefuse,
+		TombstoneRetention: 365 * 24 * time.Hour,
 	}
 }
 
@@ -139,6 +161,9 @@ func NewService(cfg Config, store Store, keys *vault.Keyring, now func() time.Ti
 		now = time.Now
 	}
 	cfg.Dormancy = max(cfg.Dormancy, MinDormancy)
+	if cfg.Tombstone == "" || keys.Newest(vault.PurposeTombstone) == 0 {
+		cfg.Tombstone = TombstoneOff // without a tombstone key none is kept
+	}
 	return &Service{cfg: cfg, store: store, keys: keys, now: now}
 }
 
@@ -184,7 +209,7 @@ func (s *Service) Number(ctx context.Context, req verify.StartRequest) (string, 
 	if b == nil {
 		return "", verify.ErrNoNumber
 	}
-	e164, err := s.keys.Open(b.PhoneSealed, []byte("binding:"+b.SubjectID))
+	e164, err := s.openNumber(ctx, b)
 	if err != nil {
 		return "", fmt.Errorf("open binding: %w", err)
 	}
@@ -192,19 +217,38 @@ func (s *Service) Number(ctx context.Context, req verify.StartRequest) (string, 
 }
 
 // Deliverable implements verify.Accounts: a login code is sent only to a
-// number that has an account.
-func (s *Service) Deliverable(ctx context.Context, purpose verify.Purpose, phoneIndex []byte) (bool, error) {
-	if purpose != verify.PurposeLogin {
+// number that has an account, found under any index key version; with
+// tombstones in refuse mode a signup for an erased number is blocked
+// (reason erased_number).
+func (s *Service) Deliverable(ctx context.Context, purpose verify.Purpose, e164 string) (bool, error) {
+	switch purpose {
+	case verify.PurposeSignup:
+		if s.cfg.Tombstone != TombstoneRefuse {
+			return true, nil
+		}
+		dead, err := s.tombstoned(ctx, e164)
+		if err != nil {
+			return false, err
+		}
+		if dead {
+			return false, &verify.BlockedError{Reasons: []string{"erased_number"}}
+		}
+		return true, nil
+	case verify.PurposeLogin:
+	default:
 		return true, nil
 	}
-	b, err := s.store.BindingByIndex(ctx, phoneIndex)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
+	for _, ix := range s.keys.BlindIndexes("phone", e164) {
+		b, err := s.store.BindingByIndex(ctx, ix)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		return !b.Released(s.now()), nil
 	}
-	if err != nil {
-		return false, err
-	}
-	return !b.Released(s.now()), nil
+	return false, nil
 }
 
 // Approved implements verify.Accounts: it runs in the check's transaction.

@@ -70,6 +70,9 @@ func sqliteDSN(path string, write bool) string {
 	q.Set("_synchronous", "FULL")
 	q.Add("_pragma", "temp_store(memory)")
 	q.Add("_pragma", "cache_size(-32768)")
+	// Deleted rows are overwritten with zeros, so an erased subject's
+	// wrapped data key does not linger in free pages.
+	q.Add("_pragma", "secure_delete(1)")
 	if write {
 		q.Set("_journal_mode", "WAL")
 		q.Set("_txlock", "immediate")
@@ -163,6 +166,19 @@ func (d dialect) retryable(err error) bool {
 		return pe.Code == "40001" || pe.Code == "40P01"
 	}
 	return false
+}
+
+// isNotDistinct is the comparison that treats two NULLs as equal.
+func (d dialect) isNotDistinct() string {
+	if d == postgres {
+		return "IS NOT DISTINCT FROM"
+	}
+	return "IS"
+}
+
+// placeholders returns n comma-separated ? placeholders.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY conflict.

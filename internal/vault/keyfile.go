@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // maxKeyFileSize bounds what Load reads: a key file is 45 bytes.
@@ -218,8 +219,11 @@ func Load(dir string, getenv func(string) string) (*Keyring, error) {
 		}
 	}
 
-	k := &Keyring{keys: make(map[Purpose][]*key, len(purposes))}
+	m := make(map[Purpose][]*key, len(purposes))
 	for _, p := range purposes {
+		if len(found[p]) == 0 && p.optional() {
+			continue
+		}
 		if len(found[p]) == 0 {
 			return nil, fmt.Errorf("%w for purpose %q: no %s in %s and %s is not set",
 				ErrNoKey, p, keyFileName(p, 1), dir, EnvVar(p))
@@ -229,10 +233,12 @@ func Load(dir string, getenv func(string) string) (*Keyring, error) {
 			if err != nil {
 				return nil, err
 			}
-			k.keys[p] = append(k.keys[p], kv)
+			m[p] = append(m[p], kv)
 		}
-		slices.SortFunc(k.keys[p], func(a, b *key) int { return cmp.Compare(b.version, a.version) })
+		slices.SortFunc(m[p], func(a, b *key) int { return cmp.Compare(b.version, a.version) })
 	}
+	k := &Keyring{cur: new(atomic.Pointer[map[Purpose][]*key])}
+	k.cur.Store(&m)
 	return k, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 )
 
 // Purpose names what a key is for. Each purpose has its own keys, in one or
@@ -34,13 +35,19 @@ const (
 	PurposeToken Purpose = "token"
 	// PurposeCheckpoint is the Ed25519 seed that signs audit checkpoints.
 	PurposeCheckpoint Purpose = "checkpoint"
+	// PurposeTombstone keys HMAC-SHA-256 tombstones of erased numbers. It is
+	// optional: a keyring without it loads, and TombstoneIndexes is ErrNoKey.
+	PurposeTombstone Purpose = "tombstone"
 )
 
 // purposes lists every purpose, in the order keys are generated and reported.
 var purposes = []Purpose{
 	PurposeNumber, PurposeIndex, PurposePepper,
-	PurposePseudonym, PurposeToken, PurposeCheckpoint,
+	PurposePseudonym, PurposeToken, PurposeCheckpoint, PurposeTombstone,
 }
+
+// optional reports whether a keyring may load without a key of p.
+func (p Purpose) optional() bool { return p == PurposeTombstone }
 
 func (p Purpose) valid() bool {
 	for _, q := range purposes {
@@ -89,15 +96,23 @@ type key struct {
 // Keyring holds the loaded keys of every purpose. Create it with Load; it is
 // safe for concurrent use and never prints its keys.
 type Keyring struct {
-	keys map[Purpose][]*key // newest version first, never empty
+	// cur holds, per purpose, the keys newest version first (never empty
+	// for a required purpose). Reload swaps it whole.
+	cur *atomic.Pointer[map[Purpose][]*key]
+	// wrapper wraps the subjects' data keys instead of the keyring, such
+	// as a key-management service; nil means the keyring itself.
+	wrapper KeyWrapper
 }
 
+// all returns the keys of p, newest first.
+func (k *Keyring) all(p Purpose) []*key { return (*k.cur.Load())[p] }
+
 // newest returns the newest key of p. Load guarantees there is one.
-func (k *Keyring) newest(p Purpose) *key { return k.keys[p][0] }
+func (k *Keyring) newest(p Purpose) *key { return k.all(p)[0] }
 
 // find returns version v of p, or nil.
 func (k *Keyring) find(p Purpose, v uint32) *key {
-	for _, kv := range k.keys[p] {
+	for _, kv := range k.all(p) {
 		if kv.version == v {
 			return kv
 		}
@@ -168,7 +183,7 @@ func (k *Keyring) BlindIndex(domain, value string) []byte {
 // newest first, so that lookups find rows written before a rotation.
 func (k *Keyring) BlindIndexes(domain, value string) [][]byte {
 	mustNoNUL("domain", domain)
-	keys := k.keys[PurposeIndex]
+	keys := k.all(PurposeIndex)
 	out := make([][]byte, len(keys))
 	for i, kv := range keys {
 		out[i] = keyedMAC(kv, domain, value)
@@ -272,7 +287,7 @@ func (k *Keyring) PublicKeys(p Purpose) map[uint32]ed25519.PublicKey {
 	if !p.signing() {
 		return out
 	}
-	for _, kv := range k.keys[p] {
+	for _, kv := range k.all(p) {
 		out[kv.version] = append(ed25519.PublicKey(nil), kv.signer.Public().(ed25519.PublicKey)...)
 	}
 	return out
@@ -280,7 +295,7 @@ func (k *Keyring) PublicKeys(p Purpose) map[uint32]ed25519.PublicKey {
 
 // Versions returns the loaded key versions of p, newest first.
 func (k *Keyring) Versions(p Purpose) []uint32 {
-	keys := k.keys[p]
+	keys := k.all(p)
 	out := make([]uint32, len(keys))
 	for i, kv := range keys {
 		out[i] = kv.version

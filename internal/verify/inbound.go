@@ -26,7 +26,7 @@ func (s *Service) Inbound(ctx context.Context, from, body, providerID string) (*
 		return nil, ErrInvalidPhone
 	}
 	code := findCode(body, s.cfg.CodeLength)
-	index := s.keys.BlindIndex("phone", num.E164())
+	indexes := s.keys.BlindIndexes("phone", num.E164())
 	var out *Verification
 	err = s.store.Write(ctx, func(tx Tx) error {
 		out = nil
@@ -41,9 +41,13 @@ func (s *Service) Inbound(ctx context.Context, from, body, providerID string) (*
 		if code == "" {
 			return nil
 		}
-		vs, err := tx.PendingByIndex(index, ChannelInboundSMS)
-		if err != nil {
-			return err
+		var vs []*Verification
+		for _, ix := range indexes { // verifications started before an index key rotation too
+			more, err := tx.PendingByIndex(ix, ChannelInboundSMS)
+			if err != nil {
+				return err
+			}
+			vs = append(vs, more...)
 		}
 		for _, v := range vs {
 			if !now.Before(v.ExpiresAt) {

@@ -146,13 +146,13 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 	if len(req.IdempotencyKey) > 255 {
 		return nil, fmt.Errorf("%w: Idempotency-Key longer than 255 characters", ErrInvalidRequest)
 	}
-	var ipIndex []byte
+	var ipIndexes [][]byte // under every index key version, newest first
 	if req.IP != "" {
 		addr, err := netip.ParseAddr(req.IP)
 		if err != nil || addr.Zone() != "" {
 			return nil, fmt.Errorf("%w: malformed ip", ErrInvalidRequest)
 		}
-		ipIndex = s.keys.BlindIndex("ip", addr.Unmap().String())
+		ipIndexes = s.keys.BlindIndexes("ip", addr.Unmap().String())
 	}
 	region := strings.ToUpper(req.Country)
 	if region == "" {
@@ -180,11 +180,12 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 		return nil, ErrNumberType
 	}
 
-	phoneIndex := s.keys.BlindIndex("phone", num.E164())
+	phoneIndexes := s.keys.BlindIndexes("phone", num.E164())
+	phoneIndex := phoneIndexes[0]
 	prefixIndex := s.keys.BlindIndex("prefix", num.Prefix())
 	deliver := true
-	if s.accounts != nil && req.Purpose == PurposeLogin {
-		if deliver, err = s.accounts.Deliverable(ctx, req.Purpose, phoneIndex); err != nil {
+	if s.accounts != nil && (req.Purpose == PurposeLogin || req.Purpose == PurposeSignup) {
+		if deliver, err = s.accounts.Deliverable(ctx, req.Purpose, num.E164()); err != nil {
 			return nil, err
 		}
 	}
@@ -201,7 +202,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 		Masked:      num.Mask(),
 		Country:     num.Country(),
 		LineType:    string(num.Type()),
-		IPIndex:     ipIndex,
+		IPIndex:     first(ipIndexes),
 		Channel:     req.Channel,
 		Purpose:     req.Purpose,
 		SubjectID:   req.SubjectID,
@@ -227,14 +228,14 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 		v.CodeMAC = s.keys.CodeMAC(id, vault.NewID("decoy"))
 		v.CodeSealed = nil
 	}
-	var idem *Idempotency
+	var (
+		idem                   *Idempotency
+		idemKeys, fingerprints [][]byte // every index key version, newest first
+	)
 	if req.IdempotencyKey != "" {
-		idem = &Idempotency{
-			Key:            s.keys.BlindIndex("idempotency", req.Actor+"\x00"+req.IdempotencyKey),
-			Fingerprint:    s.keys.BlindIndex("idempotency-request", fingerprint(req, num)),
-			VerificationID: id,
-			CreatedAt:      now,
-		}
+		idemKeys = s.keys.BlindIndexes("idempotency", req.Actor+"\x00"+req.IdempotencyKey)
+		fingerprints = s.keys.BlindIndexes("idempotency-request", fingerprint(req, num))
+		idem = &Idempotency{Key: idemKeys[0], Fingerprint: fingerprints[0], VerificationID: id, CreatedAt: now}
 	}
 
 	// The guard is asked for every paid start, decoys included, so that its
@@ -253,10 +254,10 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 			if err := tx.Lock(idem.Key); err != nil {
 				return err
 			}
-			prev, err := tx.Idempotency(idem.Key)
+			prev, err := idempotency(tx, idemKeys)
 			switch {
 			case err == nil:
-				if !hmac.Equal(prev.Fingerprint, idem.Fingerprint) {
+				if !slices.ContainsFunc(fingerprints, func(f []byte) bool { return hmac.Equal(prev.Fingerprint, f) }) {
 					return ErrIdempotencyMismatch
 				}
 				first, err := tx.Verification(prev.VerificationID)
@@ -273,7 +274,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 			return err
 		}
 		if paid {
-			if err := s.checkLimits(tx, v.PhoneIndex, v.IPIndex, now); err != nil {
+			if err := s.checkLimits(tx, phoneIndexes, ipIndexes, now); err != nil {
 				return err
 			}
 		}
@@ -320,13 +321,15 @@ func validRegion(r string) bool {
 
 // checkLimits applies the per-number and per-IP send limits inside the
 // transaction that records the send, so concurrent starts cannot overshoot.
-func (s *Service) checkLimits(tx Tx, phoneIndex, ipIndex []byte, now time.Time) error {
+// Each index is given under every index key version, so sends recorded
+// before an index key rotation still count.
+func (s *Service) checkLimits(tx Tx, phoneIndex, ipIndex [][]byte, now time.Time) error {
 	type window struct {
 		name  string
 		span  time.Duration
 		limit int
 		count func([]byte, time.Time) (int, time.Time, error)
-		key   []byte
+		key   [][]byte
 	}
 	windows := []window{
 		{"number_cooldown", s.cfg.ResendCooldown, 1, tx.SendsSince, phoneIndex},
@@ -340,7 +343,7 @@ func (s *Service) checkLimits(tx Tx, phoneIndex, ipIndex []byte, now time.Time) 
 		if w.span <= 0 || w.limit <= 0 {
 			continue
 		}
-		n, oldest, err := w.count(w.key, now.Add(-w.span))
+		n, oldest, err := countAll(w.count, w.key, now.Add(-w.span))
 		if err != nil {
 			return err
 		}
@@ -514,7 +517,7 @@ func (s *Service) Resend(ctx context.Context, id, pow string) (*Verification, er
 		if err := tx.Lock(v.PhoneIndex); err != nil {
 			return err
 		}
-		if err := s.checkLimits(tx, v.PhoneIndex, v.IPIndex, now); err != nil {
+		if err := s.checkLimits(tx, s.phoneIndexes(v), nonNil(v.IPIndex), now); err != nil {
 			return err
 		}
 		v.Sends++
@@ -575,4 +578,58 @@ func (s *Service) Cancel(ctx context.Context, id, actor string) (*Verification, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// countAll sums count over the versions of an index, with the oldest time.
+func countAll(count func([]byte, time.Time) (int, time.Time, error), keys [][]byte, since time.Time) (int, time.Time, error) {
+	var (
+		total  int
+		oldest time.Time
+	)
+	for _, k := range keys {
+		n, o, err := count(k, since)
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		total += n
+		if n > 0 && (oldest.IsZero() || o.Before(oldest)) {
+			oldest = o
+		}
+	}
+	return total, oldest, nil
+}
+
+// idempotency finds the record of an Idempotency-Key under any index key version.
+func idempotency(tx Tx, keys [][]byte) (*Idempotency, error) {
+	for _, k := range keys {
+		rec, err := tx.Idempotency(k)
+		if !errors.Is(err, ErrNotFound) {
+			return rec, err
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// phoneIndexes returns the blind index of v's number under every index key
+// version, newest first; v's own index alone if its number cannot be opened.
+func (s *Service) phoneIndexes(v *Verification) [][]byte {
+	e164, err := s.keys.Open(v.PhoneSealed, []byte("phone:"+v.ID))
+	if err != nil {
+		return [][]byte{v.PhoneIndex}
+	}
+	return s.keys.BlindIndexes("phone", string(e164))
+}
+
+func first(bs [][]byte) []byte {
+	if len(bs) == 0 {
+		return nil
+	}
+	return bs[0]
+}
+
+func nonNil(b []byte) [][]byte {
+	if b == nil {
+		return nil
+	}
+	return [][]byte{b}
 }

@@ -149,10 +149,11 @@ type Accounts interface {
 	// Number returns the E.164 number a request that names a subject sends
 	// to (step_up, recovery), applying the account's rules (cooling-off).
 	Number(ctx context.Context, req StartRequest) (string, error)
-	// Deliverable reports whether a code for purpose to the number with
-	// this index should really be sent: a login for a number with no
-	// account is answered like any other but can never be approved.
-	Deliverable(ctx context.Context, purpose Purpose, phoneIndex []byte) (bool, error)
+	// Deliverable reports whether a code for purpose to this E.164 number
+	// should really be sent: a login for a number with no account is
+	// answered like any other but can never be approved. An error (such as
+	// a *BlockedError) refuses the start.
+	Deliverable(ctx context.Context, purpose Purpose, e164 string) (bool, error)
 	// Approved runs inside the check's transaction once a code is approved.
 	Approved(tx Tx, v *Verification, now time.Time) (*Outcome, error)
 }
