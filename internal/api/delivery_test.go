@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/internal/api"
+	"github.com/ringfence/ringfence/internal/fraud"
 	"github.com/ringfence/ringfence/internal/sms"
 	"github.com/ringfence/ringfence/internal/sms/telnyx"
 	"github.com/ringfence/ringfence/internal/sms/twilio"
@@ -233,9 +235,16 @@ func cloudCallbacks() *api.Callbacks {
 // ("channel:provider", in order) through the fakes.
 func newCloudHarness(t *testing.T, steps ...string) (*harness, *cloud) {
 	t.Helper()
+	return newCloudHarnessWith(t, nil, steps...)
+}
+
+// newCloudHarnessWith is newCloudHarness with the fraud guard on, when guard is set.
+func newCloudHarnessWith(t *testing.T, guard func(*fraud.Config), steps ...string) (*harness, *cloud) {
+	t.Helper()
 	c := newCloud(t)
 	ss := c.senders(t)
 	h := newHarness(t, options{
+		guard:      guard,
 		noDevInbox: true,
 		verify:     allChannels,
 		callbacks:  cloudCallbacks(),
@@ -364,6 +373,31 @@ func TestFailoverOnProviderError(t *testing.T) {
 		t.Errorf("%d provider requests, want 2: nothing sent twice", n)
 	}
 	h.approveCode(r.str("id"), h.codeOf(ms[1]))
+}
+
+// The fraud guard's spend is charged once for a send that failed over, and
+// given back when the whole chain failed: with a daily cap of two sends, a
+// failover and a failed chain leave room for exactly one more send.
+func TestFailoverChargesOnce(t *testing.T) {
+	h, c := newCloudHarnessWith(t, func(fc *fraud.Config) {
+		fc.Spend.Prices = map[string]float64{"US": 0.01}
+		fc.Spend.TotalPerDay = 0.02
+	}, "sms:twilio", "sms:vonage")
+	c.setFail("twilio", true)
+	h.start(`{"phone":"` + numA + `","channel":"sms","purpose":"signup"}`).wantStatus(http.StatusCreated)
+	c.wait(2)
+	h.waitEvents("verification.sent", 1)
+	// Both providers refuse the next one: the chain fails, the spend comes back.
+	c.setFail("vonage", true)
+	h.start(`{"phone":"` + numB + `","channel":"sms","purpose":"signup"}`).wantStatus(http.StatusCreated)
+	h.waitEvents("verification.send_failed", 1)
+	c.setFail("twilio", false)
+	h.start(`{"phone":"` + numC + `","channel":"sms","purpose":"signup"}`).wantStatus(http.StatusCreated)
+	// Two sends paid (numA once, numC): the cap is reached.
+	r := h.start(`{"phone":"+12125550199","channel":"sms","purpose":"signup"}`).wantError(http.StatusForbidden, "blocked")
+	if why := reasons(r); !slices.Contains(why, "spend_cap_total") {
+		t.Errorf("reasons %v, want spend_cap_total", why)
+	}
 }
 
 // When every step fails the send fails, and it does not count against the
