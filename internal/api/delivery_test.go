@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -625,4 +627,70 @@ func TestCallbackRoutesNeedSecrets(t *testing.T) {
 	h.do(req{method: "POST", path: "/v1/callbacks/vonage", body: `{}`}).wantError(http.StatusNotFound, "not_found")
 	h.do(req{method: "POST", path: "/v1/callbacks/telnyx", body: `{}`}).wantError(http.StatusNotFound, "not_found")
 	h.do(req{method: "POST", path: "/v1/callbacks/twilio", body: "MessageSid=SM1&MessageStatus=failed", contentType: "application/x-www-form-urlencoded"}).wantError(http.StatusForbidden, "forbidden")
+}
+
+// smsc is a sender named "smpp" that accepts every message, as an SMSC does
+// with submit_sm_resp; its receipts come back over the bind, which serve
+// hands to Dispatcher.Receipt.
+type smsc struct {
+	mu   sync.Mutex
+	msgs []sms.Message
+}
+
+func (s *smsc) Name() string { return "smpp" }
+
+func (s *smsc) Send(_ context.Context, m sms.Message) (sms.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = append(s.msgs, m)
+	return sms.Result{ProviderID: fmt.Sprintf("%08X", len(s.msgs))}, nil
+}
+
+// SMPP receipts (deliver_sm over the bind) take the same path: an UNDELIV
+// receipt moves the message on, a replay and an unknown message id are
+// refused and change nothing.
+func TestSMPPReceipts(t *testing.T) {
+	c := newCloud(t)
+	ss := c.senders(t)
+	bind := &smsc{}
+	h := newHarness(t, options{noDevInbox: true, receiptTimeout: time.Hour, chain: func(*harness) []verify.Step {
+		return []verify.Step{
+			{Channel: verify.ChannelSMS, Sender: bind, Receipts: true},
+			{Channel: verify.ChannelSMS, Sender: ss["telnyx"]},
+		}
+	}})
+	r := h.start(`{"phone":"` + numA + `","channel":"sms","purpose":"signup"}`).wantStatus(http.StatusCreated)
+	h.waitEvents("verification.sent", 1)
+	ctx := context.Background()
+	if _, err := h.dispatcher.Receipt(ctx, "smpp", "0000FFFF", "failed", "0x0B"); !errors.Is(err, verify.ErrNotFound) {
+		t.Fatalf("unknown message id: %v", err)
+	}
+	if _, err := h.dispatcher.Receipt(ctx, "twilio", "00000001", "failed", ""); !errors.Is(err, verify.ErrNotFound) {
+		t.Fatalf("another provider's id: %v", err)
+	}
+	if out, err := h.dispatcher.Receipt(ctx, "smpp", "00000001", "submitted", ""); err != nil || out != "progress" {
+		t.Fatalf("ENROUTE: %q %v", out, err)
+	}
+	if len(c.sent()) != 0 {
+		t.Fatal("moved on before a failed receipt")
+	}
+	if out, err := h.dispatcher.Receipt(ctx, "smpp", "00000001", "failed", "0x0B"); err != nil || out != "failover" {
+		t.Fatalf("UNDELIV: %q %v", out, err)
+	}
+	m := c.wait(1)[0]
+	before := h.rows()
+	if _, err := h.dispatcher.Receipt(ctx, "smpp", "00000001", "failed", "0x0B"); !errors.Is(err, verify.ErrReceiptDone) {
+		t.Fatalf("replay: %v", err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if after := h.rows(); after != before || len(c.sent()) != 1 {
+		t.Fatalf("a replayed receipt changed something")
+	}
+	bind.mu.Lock()
+	first := bind.msgs[0].Body
+	bind.mu.Unlock()
+	if codeRE.FindString(first) != h.codeOf(m) {
+		t.Fatal("the failover sent another code")
+	}
+	h.approveCode(r.str("id"), h.codeOf(m))
 }

@@ -247,3 +247,48 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestDeliveryChain(t *testing.T) {
+	c := Default()
+	if got := c.DeliveryChain(); len(got) != 1 || got[0].Provider != "dev" || got[0].Channel != "" || got[0].Countries != nil {
+		t.Errorf("default chain %+v", got)
+	}
+	chain(&c)
+	c.SMS.Routes = []string{"vonage=GB, de", "twilio=US"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	got := c.DeliveryChain()
+	want := []Step{
+		{Channel: "sms", Provider: "twilio", Countries: []string{"US"}},
+		{Channel: "sms", Provider: "vonage", Countries: []string{"GB", "DE"}},
+		{Channel: "call", Provider: "twiliovoice"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("chain %+v", got)
+	}
+	for i := range want {
+		if got[i].Channel != want[i].Channel || got[i].Provider != want[i].Provider || !slices.Equal(got[i].Countries, want[i].Countries) {
+			t.Errorf("step %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// The new providers' secrets are redacted, their other settings kept.
+func TestRedactedProviders(t *testing.T) {
+	c := Default()
+	c.SMS.Vonage = Vonage{APIKey: "vonage-key-1", APISecret: "vonage-secret-1", SignatureSecret: "vonage-sig-1", From: "+14155550100"}
+	c.SMS.Telnyx = Telnyx{APIKey: "telnyx-key-1", From: "+14155550100"}
+	c.SMS.SMPP = SMPP{Addr: "smsc:2775", SystemID: "rf", Password: "smpp-pw1"}
+	for _, s := range []string{c.String(), c.SMS.Vonage.String(), c.SMS.Telnyx.String(), c.SMS.SMPP.String()} {
+		for _, secret := range []string{"vonage-key-1", "vonage-secret-1", "vonage-sig-1", "telnyx-key-1", "smpp-pw1"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("a secret is printed:\n%s", s)
+			}
+		}
+	}
+	r := c.Redacted()
+	if r.SMS.Vonage.From != c.SMS.Vonage.From || r.SMS.SMPP.SystemID != "rf" || r.SMS.SMPP.Addr != "smsc:2775" {
+		t.Error("Redacted changed settings that are not secret")
+	}
+}
