@@ -314,6 +314,18 @@ func (h *harness) waitEvents(typ string, n int) {
 	}
 }
 
+// waitMetric waits until a series of /metrics reads want.
+func (h *harness) waitMetric(series, want string) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.metric(series) != want {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s = %q, want %s", series, h.metric(series), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (h *harness) approveCode(id, code string) {
 	h.t.Helper()
 	r := h.post(h.app, "/v1/verifications/"+id+"/check", `{"code":"`+code+`"}`).wantStatus(http.StatusOK)
@@ -392,7 +404,8 @@ func TestFailoverChargesOnce(t *testing.T) {
 	// Both providers refuse the next one: the chain fails, the spend comes back.
 	c.setFail("vonage", true)
 	h.start(`{"phone":"` + numB + `","channel":"sms","purpose":"signup"}`).wantStatus(http.StatusCreated)
-	h.waitEvents("verification.send_failed", 1)
+	// The dispatcher counts the outcome once it has given the spend back.
+	h.waitMetric(`ringfence_messages_total{outcome="failed",provider="vonage"}`, "1")
 	c.setFail("twilio", false)
 	h.start(`{"phone":"` + numC + `","channel":"sms","purpose":"signup"}`).wantStatus(http.StatusCreated)
 	// Two sends paid (numA once, numC): the cap is reached.
@@ -678,6 +691,7 @@ func TestSMPPReceipts(t *testing.T) {
 		t.Fatalf("UNDELIV: %q %v", out, err)
 	}
 	m := c.wait(1)[0]
+	h.waitEvents("verification.sent", 2)
 	before := h.rows()
 	if _, err := h.dispatcher.Receipt(ctx, "smpp", "00000001", "failed", "0x0B"); !errors.Is(err, verify.ErrReceiptDone) {
 		t.Fatalf("replay: %v", err)

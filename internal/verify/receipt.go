@@ -50,9 +50,10 @@ func (d *Dispatcher) Receipt(ctx context.Context, provider, providerID, state, e
 }
 
 // overdueReceipts moves on every sent message whose receipt did not come in
-// time, as if its provider had reported it failed.
+// time, as if its provider had reported it failed. It handles at most a
+// thousand a sweep; the next sweep takes the rest.
 func (d *Dispatcher) overdueReceipts(ctx context.Context, now time.Time) {
-	for {
+	for range 10 {
 		ms, err := d.svc.store.OverdueReceipts(ctx, now.UTC(), 100)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -62,13 +63,17 @@ func (d *Dispatcher) overdueReceipts(ctx context.Context, now time.Time) {
 		}
 		for _, m := range ms {
 			outcome, v, err := d.conclude(ctx, m.Provider, m.ProviderID, ReceiptTimeout, "timeout")
-			if err != nil && !errors.Is(err, ErrReceiptDone) && !errors.Is(err, ErrNotFound) {
+			if errors.Is(err, ErrReceiptDone) || errors.Is(err, ErrNotFound) {
+				// Its delivery is settled or gone: it awaits nothing more.
+				err = d.stopAwaiting(ctx, m)
+			}
+			if err != nil {
 				if ctx.Err() == nil {
 					d.log.Error("receipt timeout", "message", m.ID, "err", err)
 				}
 				return
 			}
-			if err == nil {
+			if v != nil {
 				d.settled(v, m.Provider, outcome)
 			}
 		}
@@ -76,6 +81,24 @@ func (d *Dispatcher) overdueReceipts(ctx context.Context, now time.Time) {
 			return
 		}
 	}
+}
+
+// stopAwaiting clears the receipt time of a message still sent as m was.
+func (d *Dispatcher) stopAwaiting(ctx context.Context, m Message) error {
+	return d.svc.store.Write(ctx, func(tx Tx) error {
+		cur, err := tx.Message(m.ID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		cur.ReceiptDue = time.Time{}
+		if err := tx.MoveMessage(cur, m.ProviderID); !errors.Is(err, ErrReceiptDone) {
+			return err
+		}
+		return nil
+	})
 }
 
 // conclude records a delivery's receipt (none, for progress) and settles its
