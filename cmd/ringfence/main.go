@@ -59,6 +59,9 @@ Usage:
                                       signed checkpoint; names the first bad entry
   ringfence audit checkpoint          sign a checkpoint of the audit log now
   ringfence config   [-config file]   print the effective configuration, secrets redacted
+  ringfence simulate [-seed N] [-hours H] [-signups N]
+                                      replay simulated sign-ups and SMS-pumping attacks
+                                      through the fraud guard and print the outcome
   ringfence version                   print the version
 
 The configuration file can also be named by RINGFENCE_CONFIG; every setting has
@@ -84,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runAudit(ctx, args[1:], stdout, stderr, getenv)
 	case "config":
 		return runConfig(args[1:], stdout, stderr, getenv)
+	case "simulate":
+		return runSimulate(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "ringfence", version)
 		return nil

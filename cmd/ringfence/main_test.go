@@ -52,8 +52,14 @@ func startMainWith(t *testing.T, dir string, logs io.Writer, change func(*config
 	if change != nil {
 		change(&cfg)
 	}
+	return runMain(t, cfg, func(string) string { return "" }, logs)
+}
+
+// runMain opens and runs a Main for cfg; the function it returns stops it.
+func runMain(t *testing.T, cfg config.Config, getenv func(string) string, logs io.Writer) (*Main, func()) {
+	t.Helper()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m := NewMain(cfg, func(string) string { return "" }, log, io.Discard)
+	m := NewMain(cfg, getenv, log, io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()

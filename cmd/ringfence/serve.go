@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,8 +31,6 @@ import (
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/sms"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
-	"github.com/ringfence/ringfence/internal/sms/twilio"
-	"github.com/ringfence/ringfence/internal/sms/webhook"
 	"github.com/ringfence/ringfence/internal/store"
 	"github.com/ringfence/ringfence/internal/vault"
 	"github.com/ringfence/ringfence/internal/verify"
@@ -66,8 +65,12 @@ type Main struct {
 	Guard      *fraud.Guard // nil when fraud.enabled is false
 	DevKey     string       // the dev API key, when the dev sender is on
 
-	ln     net.Listener
-	server *http.Server
+	ln      net.Listener
+	server  *http.Server
+	closers []io.Closer // providers holding connections (an SMPP bind)
+	// receipts is the dispatcher, once built, for receipts that come over a
+	// provider's own connection (SMPP) rather than the API.
+	receipts atomic.Pointer[verify.Dispatcher]
 }
 
 // NewMain returns a Main for a configuration.
@@ -87,7 +90,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Keys, m.DB = keys, db
 
-	channels, err := m.openSender()
+	chain, channels, callbacks, err := m.openChain()
 	if err != nil {
 		return err
 	}
@@ -128,11 +131,15 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Dispatcher = verify.NewDispatcher(m.Verify, m.Sender, verify.DispatchConfig{
-		Workers:     cfg.SMS.Workers,
-		SendTimeout: cfg.SMS.SendTimeout,
-		AppName:     cfg.Verify.AppName,
-		WebOTP:      cfg.Verify.WebOTPDomain,
+		Workers:        cfg.SMS.Workers,
+		SendTimeout:    cfg.SMS.SendTimeout,
+		AppName:        cfg.Verify.AppName,
+		WebOTP:         cfg.Verify.WebOTPDomain,
+		Chain:          chain,
+		ReceiptTimeout: cfg.SMS.ReceiptTimeout,
 	})
+	callbacks.Receipts = m.Dispatcher
+	m.receipts.Store(m.Dispatcher)
 
 	if m.DevInbox != nil {
 		if m.DevKey, err = m.devKey(ctx); err != nil {
@@ -162,6 +169,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Ready:        db.Ping,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Logger:       m.Log,
+		Callbacks:    callbacks,
 	}
 	if cfg.Verify.InboundNumber != "" {
 		ac.TwilioAuthToken = cfg.SMS.Twilio.AuthToken
@@ -238,37 +246,6 @@ func openAuditLog(cfg config.Config, keys *vault.Keyring, db *store.DB) (*audit.
 	return log, &api.Audit{Log: log, Store: db, VerifierKey: vkey}, nil
 }
 
-// openSender builds the configured sender and says which channels it can carry.
-func (m *Main) openSender() ([]verify.Channel, error) {
-	cfg := m.Config.SMS
-	switch cfg.Provider {
-	case "twilio":
-		s, err := twilio.New(twilio.Config{
-			AccountSID:          cfg.Twilio.AccountSID,
-			AuthToken:           cfg.Twilio.AuthToken,
-			From:                cfg.Twilio.From,
-			MessagingServiceSID: cfg.Twilio.MessagingServiceSID,
-			BaseURL:             cfg.Twilio.BaseURL,
-		})
-		if err != nil {
-			return nil, err
-		}
-		m.Sender = s
-		return []verify.Channel{verify.ChannelSMS, verify.ChannelWhatsApp}, nil
-	case "webhook":
-		s, err := webhook.New(webhook.Config{URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret})
-		if err != nil {
-			return nil, err
-		}
-		m.Sender = s
-		return []verify.Channel{verify.ChannelSMS, verify.ChannelWhatsApp, verify.ChannelCall}, nil
-	default:
-		m.DevInbox = devinbox.New(1000)
-		m.Sender = m.DevInbox
-		return []verify.Channel{verify.ChannelSMS, verify.ChannelWhatsApp, verify.ChannelCall}, nil
-	}
-}
-
 // devKey returns the development API key kept in the data folder, creating it
 // on first start. It exists only while the dev sender is on.
 func (m *Main) devKey(ctx context.Context) (string, error) {
@@ -342,10 +319,13 @@ func (m *Main) Run(ctx context.Context) error {
 	return err
 }
 
-// Close releases the database.
+// Close releases the providers' connections and the database.
 func (m *Main) Close() error {
 	if m.ln != nil {
 		m.ln.Close()
+	}
+	for _, c := range m.closers {
+		c.Close()
 	}
 	if m.DB != nil {
 		return m.DB.Close()

@@ -40,6 +40,8 @@ type Config struct {
 	// TwilioAuthToken, when set, turns on Twilio's inbound-message webhook
 	// (POST /v1/webhooks/twilio/sms), whose X-Twilio-Signature it checks.
 	TwilioAuthToken string
+	// Callbacks, when set, turns on the providers' delivery receipt routes.
+	Callbacks *Callbacks
 	// PublicURL is the service's address as providers call it (for webhook
 	// signatures); empty means the request's own scheme and host.
 	PublicURL string
@@ -181,6 +183,7 @@ func (s *Server) routes() {
 	if s.cfg.TwilioAuthToken != "" {
 		s.route("POST /v1/webhooks/twilio/sms", s.twilioInbound)
 	}
+	s.callbackRoutes()
 
 	s.route("POST /v1/api-keys", s.createAPIKey, adminRoles...)
 	s.route("GET /v1/api-keys", s.listAPIKeys, adminRoles...)

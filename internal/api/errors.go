@@ -77,6 +77,8 @@ const (
 	codeRevealExpired         = "reveal_expired"
 	codeConfirmationMismatch  = "confirmation_mismatch"
 	codeSubjectErased         = "subject_erased"
+	codeUnknownMessage        = "unknown_message"
+	codeReceiptReplayed       = "receipt_replayed"
 )
 
 // errorKind is what a client sees of an error: a status, a stable code and a
@@ -122,6 +124,11 @@ var errorTable = []struct {
 	{as[*verify.RateLimitError], errorKind{429, codeRateLimited, "Too many requests; retry later."}},
 	{is(errNotReady), errorKind{503, codeNotReady, "The service is not ready."}},
 	{is(errNoGuard), errorKind{404, codeNotFound, "The fraud guard is off."}},
+
+	// Providers' delivery receipts.
+	{is(errBadCallback), errorKind{400, codeInvalidRequest, "The callback is not a delivery receipt."}},
+	{is(errUnknownMessage), errorKind{404, codeUnknownMessage, "The receipt names no message sent through this provider."}},
+	{is(verify.ErrReceiptDone), errorKind{409, codeReceiptReplayed, "The receipt was already recorded."}},
 
 	// Staff access and reveals.
 	{is(access.ErrInvalidRequest), errorKind{400, codeInvalidRequest, "The request is missing a field or has a field with a bad value."}},

@@ -112,3 +112,65 @@ func TestFraudListsAndNumberTypes(t *testing.T) {
 		t.Errorf("stats: %v", stats)
 	}
 }
+
+// A pumping burst at a high-cost range (sequential Uzbek mobiles, rotating
+// IPs, challenges solved, no code ever entered) is cut off by the breaker
+// within its first 50 sends, with reasons an operator can read, while real
+// sign-ups in other ranges, interleaved with it, keep getting and approving
+// codes; premium-rate numbers are never paid for at all.
+func TestFraudGuardHighCostBurstSparesRealSignups(t *testing.T) {
+	h := newHarness(t, options{guard: func(c *fraud.Config) {
+		c.Spend.Prices = map[string]float64{"UZ": 0.25, "US": 0.01}
+	}})
+	paid, firstRefusal, firstBreaker, paidBeforeBreaker := 0, -1, -1, 0
+	var why []string
+	for i := range 300 {
+		body := fmt.Sprintf(`{"phone":"+99890123%04d","ip":"203.0.113.%d"}`, i, i%250+1)
+		r := h.start(body)
+		if r.status == http.StatusForbidden {
+			if c, ok := r.errorField("challenge").(map[string]any); ok {
+				tok, bits := c["token"].(string), int(c["difficulty"].(float64))
+				r = h.start(strings.TrimSuffix(body, "}") + fmt.Sprintf(`,"pow":%q}`, tok+":"+fraud.Solve(tok, bits)))
+			}
+		}
+		switch r.status {
+		case http.StatusCreated:
+			paid++
+		case http.StatusForbidden:
+			if firstRefusal < 0 {
+				firstRefusal = i
+			}
+			why = reasons(r)
+			if firstBreaker < 0 && slices.Contains(why, "breaker_prefix") {
+				firstBreaker, paidBeforeBreaker = i, paid
+			}
+		default:
+			t.Fatalf("pumping start %d: %d %s", i, r.status, r.body)
+		}
+		if i%10 == 9 {
+			// A real person in another range signs up and enters the code.
+			areas := []string{"202", "212", "305", "312", "415", "512", "617", "646", "713", "206"}
+			id, code := h.startOK(fmt.Sprintf("+1%s%03d%04d", areas[i/10%len(areas)], 200+i, 1000+i))
+			h.approveCode(id, code)
+		}
+		h.clock.Advance(3 * time.Second)
+	}
+	t.Logf("high-cost burst: %d of 300 paid, first refused at attempt %d (velocity), breaker open from attempt %d after %d paid sends, last reasons %v",
+		paid, firstRefusal, firstBreaker, paidBeforeBreaker, why)
+	// Cut off within the first 50 paid sends, and nothing paid once the breaker is open.
+	if firstBreaker < 0 || paidBeforeBreaker > 50 || paid != paidBeforeBreaker {
+		t.Errorf("the burst paid %d sends (%d before the breaker opened at attempt %d): want the breaker within 50 paid sends", paid, paidBeforeBreaker, firstBreaker)
+	}
+	if !slices.Contains(why, "breaker_prefix") {
+		t.Errorf("reasons %v do not name the breaker", why)
+	}
+	b := h.get(bootstrapKey, "/v1/fraud/breakers").wantStatus(http.StatusOK).json()["breakers"].([]any)
+	if len(b) == 0 || b[0].(map[string]any)["label"] != "+99890123" {
+		t.Fatalf("breakers: %v", b)
+	}
+	// Premium rate: refused outright, for a reason an operator can read.
+	r := h.start(`{"phone":"` + numPrem + `"}`)
+	if r.status != http.StatusBadRequest || r.errorField("code") != "unsupported_number_type" {
+		t.Fatalf("premium-rate start: %d %s", r.status, r.body)
+	}
+}

@@ -103,6 +103,11 @@ type options struct {
 	audit      bool                // publish the audit log
 	guard      func(*fraud.Config) // turn the fraud guard on, with these changes to its defaults
 
+	// chain, when set, is the dispatcher's delivery chain (default: the dev inbox).
+	chain          func(h *harness) []verify.Step
+	receiptTimeout time.Duration
+	callbacks      *api.Callbacks // receipt routes; Receipts is set to the dispatcher
+
 	// configure makes last changes to the API's config.
 	configure func(h *harness, cfg *api.Config)
 }
@@ -123,6 +128,8 @@ type harness struct {
 	appID   string
 	ident   *identity.Service
 	keys    *vault.Keyring
+
+	dispatcher *verify.Dispatcher
 
 	readyErr   error
 	readyMu    sync.Mutex
@@ -223,6 +230,21 @@ func newHarness(t testing.TB, opts options) *harness {
 		h.inbox = devinbox.New(0)
 		cfg.DevInbox = h.inbox
 	}
+	var sender = h.inbox
+	if sender == nil {
+		sender = devinbox.New(0)
+	}
+	dc := verify.DispatchConfig{Poll: 5 * time.Millisecond, ReceiptTimeout: opts.receiptTimeout}
+	if opts.chain != nil {
+		dc.Chain = opts.chain(h)
+	}
+	d := verify.NewDispatcher(svc, sender, dc)
+	h.dispatcher = d
+	if opts.callbacks != nil {
+		cb := *opts.callbacks
+		cb.Receipts = d
+		cfg.Callbacks = &cb
+	}
 	if opts.configure != nil {
 		opts.configure(h, &cfg)
 	}
@@ -235,11 +257,6 @@ func newHarness(t testing.TB, opts options) *harness {
 	}
 	h.handler = h.srv.Handler()
 
-	var sender = h.inbox
-	if sender == nil {
-		sender = devinbox.New(0)
-	}
-	d := verify.NewDispatcher(svc, sender, verify.DispatchConfig{Poll: 5 * time.Millisecond})
 	d.OnSend = h.srv.ObserveSend
 	svc.OnRefusal = h.srv.ObserveFraudRefusal
 	dctx, cancel := context.WithCancel(ctx)

@@ -10,11 +10,15 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// SMS provider names accepted in sms.provider.
+// SMS provider names accepted in sms.provider and sms.chain.
 const (
-	ProviderDev     = "dev"     // messages go to the in-memory dev inbox
-	ProviderTwilio  = "twilio"  // Twilio Programmable Messaging
-	ProviderWebhook = "webhook" // a signed POST to an operator's URL
+	ProviderDev         = "dev"         // messages go to the in-memory dev inbox
+	ProviderTwilio      = "twilio"      // Twilio Programmable Messaging (SMS, WhatsApp)
+	ProviderWebhook     = "webhook"     // a signed POST to an operator's URL (every channel)
+	ProviderVonage      = "vonage"      // Vonage Messages API (SMS, WhatsApp)
+	ProviderTelnyx      = "telnyx"      // Telnyx Messaging (SMS)
+	ProviderSMPP        = "smpp"        // an SMSC over SMPP 3.4 (SMS)
+	ProviderTwilioVoice = "twiliovoice" // Twilio Programmable Voice: the code spoken (call); only in sms.chain
 )
 
 // Config is every setting of one ringfence process. Each leaf field has a YAML
@@ -116,13 +120,63 @@ type Identity struct {
 	TombstoneRetention time.Duration `yaml:"tombstone_retention"` // how long a tombstone is kept
 }
 
-// SMS selects and configures the SMS provider.
+// SMS selects and configures the providers codes go out through.
 type SMS struct {
-	Provider    string        `yaml:"provider"` // ProviderDev, ProviderTwilio or ProviderWebhook
-	Twilio      Twilio        `yaml:"twilio"`
-	Webhook     Webhook       `yaml:"webhook"`
-	SendTimeout time.Duration `yaml:"send_timeout"` // per provider request
-	Workers     int           `yaml:"workers"`      // outbox send concurrency
+	Provider string `yaml:"provider"` // the one provider for every channel it carries, when chain is empty
+	// Chain is the delivery chain, "channel:provider" in order (e.g.
+	// "sms:twilio", "sms:vonage", "call:twiliovoice"): a message starts at the
+	// first step for its channel and moves on when a send or its receipt fails.
+	Chain []string `yaml:"chain"`
+	// Routes limit providers to countries, "provider=CC,CC" (e.g. "telnyx=US,CA");
+	// a provider not listed serves every country.
+	Routes         []string      `yaml:"routes"`
+	ReceiptTimeout time.Duration `yaml:"receipt_timeout"` // how long a sent message awaits its receipt before moving on
+	Twilio         Twilio        `yaml:"twilio"`
+	Webhook        Webhook       `yaml:"webhook"`
+	Vonage         Vonage        `yaml:"vonage"`
+	Telnyx         Telnyx        `yaml:"telnyx"`
+	SMPP           SMPP          `yaml:"smpp"`
+	SendTimeout    time.Duration `yaml:"send_timeout"` // per provider request
+	Workers        int           `yaml:"workers"`      // outbox send concurrency
+}
+
+// Vonage configures the Vonage provider.
+type Vonage struct {
+	APIKey          string `yaml:"api_key"`          // account API key
+	APISecret       string `yaml:"api_secret"`       // secret
+	From            string `yaml:"from"`             // SMS sender number or ID
+	WhatsAppFrom    string `yaml:"whatsapp_from"`    // WhatsApp Business number; "" means from
+	SignatureSecret string `yaml:"signature_secret"` // secret of the signed status webhooks; "" means no receipts
+	BaseURL         string `yaml:"base_url"`         // "" means Vonage's API; set for tests
+}
+
+// Telnyx configures the Telnyx provider.
+type Telnyx struct {
+	APIKey             string `yaml:"api_key"`              // API v2 key, secret
+	From               string `yaml:"from"`                 // sender number or ID; or set messaging_profile_id
+	MessagingProfileID string `yaml:"messaging_profile_id"` // profile whose number pool sends
+	PublicKey          string `yaml:"public_key"`           // base64 Ed25519 key webhooks are signed with; "" means no receipts
+	BaseURL            string `yaml:"base_url"`             // "" means Telnyx's API; set for tests
+}
+
+// String describes v with its secrets redacted.
+func (v Vonage) String() string { return marshal(Config{SMS: SMS{Vonage: v}}.Redacted().SMS.Vonage) }
+
+// String describes t with its API key redacted.
+func (t Telnyx) String() string { return marshal(Config{SMS: SMS{Telnyx: t}}.Redacted().SMS.Telnyx) }
+
+// String describes s with its password redacted.
+func (s SMPP) String() string { return marshal(Config{SMS: SMS{SMPP: s}}.Redacted().SMS.SMPP) }
+
+// SMPP configures a direct bind to an SMSC.
+type SMPP struct {
+	Addr       string `yaml:"addr"`        // the SMSC's host:port
+	SystemID   string `yaml:"system_id"`   // up to 15 characters
+	Password   string `yaml:"password"`    // up to 8 characters
+	SystemType string `yaml:"system_type"` // when the SMSC wants one
+	SourceAddr string `yaml:"source_addr"` // the sender, up to 20 characters
+	SourceTON  int    `yaml:"source_ton"`  // type of number: 1 international, 5 alphanumeric
+	SourceNPI  int    `yaml:"source_npi"`  // numbering plan: 1 E.164, 0 unknown
 }
 
 // Twilio configures the Twilio provider.
@@ -131,6 +185,8 @@ type Twilio struct {
 	AuthToken           string `yaml:"auth_token"`            // secret
 	From                string `yaml:"from"`                  // sender number or ID; or set MessagingServiceSID
 	MessagingServiceSID string `yaml:"messaging_service_sid"` // starts with "MG"
+	VoiceFrom           string `yaml:"voice_from"`            // E.164 number voice-call codes come from (twiliovoice)
+	Voice               string `yaml:"voice"`                 // <Say> voice of voice-call codes; "" means Twilio's default
 	BaseURL             string `yaml:"base_url"`              // "" means Twilio's API; set for tests
 }
 
@@ -200,12 +256,61 @@ func Default() Config {
 			ChallengeBits:   16,
 		},
 		SMS: SMS{
-			Provider:    ProviderDev,
-			SendTimeout: 10 * time.Second,
-			Workers:     4,
+			Provider:       ProviderDev,
+			Chain:          []string{},
+			Routes:         []string{},
+			ReceiptTimeout: 2 * time.Minute,
+			SendTimeout:    10 * time.Second,
+			Workers:        4,
 		},
 		Log: Log{Level: "info", Format: "json"},
 	}
+}
+
+// Step is one step of the delivery chain: a provider on a channel, for
+// some countries or (Countries empty) for all.
+type Step struct {
+	Channel   string // sms, whatsapp or call; "" means every channel the provider carries
+	Provider  string
+	Countries []string
+}
+
+// Channels returns the channels a provider can carry.
+func Channels(provider string) []string {
+	switch provider {
+	case ProviderTwilio, ProviderVonage:
+		return []string{"sms", "whatsapp"}
+	case ProviderTelnyx, ProviderSMPP:
+		return []string{"sms"}
+	case ProviderTwilioVoice:
+		return []string{"call"}
+	case ProviderDev, ProviderWebhook:
+		return []string{"sms", "whatsapp", "call"}
+	}
+	return nil
+}
+
+// DeliveryChain returns the delivery chain: sms.chain, or sms.provider on
+// every channel it carries, each step with the countries sms.routes gives its
+// provider. Call it on a valid Config.
+func (c Config) DeliveryChain() []Step {
+	routes := map[string][]string{}
+	for _, r := range c.SMS.Routes {
+		p, ccs, _ := strings.Cut(r, "=")
+		for _, cc := range strings.Split(ccs, ",") {
+			routes[strings.TrimSpace(p)] = append(routes[strings.TrimSpace(p)], strings.ToUpper(strings.TrimSpace(cc)))
+		}
+	}
+	if len(c.SMS.Chain) == 0 {
+		return []Step{{Provider: c.SMS.Provider, Countries: routes[c.SMS.Provider]}}
+	}
+	var steps []Step
+	for _, s := range c.SMS.Chain {
+		ch, p, _ := strings.Cut(s, ":")
+		p = strings.TrimSpace(p)
+		steps = append(steps, Step{Channel: strings.TrimSpace(ch), Provider: p, Countries: routes[p]})
+	}
+	return steps
 }
 
 // DemoEnabled reports whether the demo pages are on: demo.enabled when set,

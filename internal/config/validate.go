@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
@@ -187,48 +188,185 @@ func (c Config) validateIdentity(v *validator) {
 
 func (c Config) validateSMS(v *validator) {
 	s := c.SMS
-	switch s.Provider {
-	case ProviderDev:
-	case ProviderTwilio:
-		const why = "required when sms.provider is twilio"
-		t := s.Twilio
-		switch {
-		case t.AccountSID == "":
-			v.add("sms.twilio.account_sid", why)
-		case !strings.HasPrefix(t.AccountSID, "AC"):
-			v.add("sms.twilio.account_sid", "must start with AC")
+	used := map[string]string{} // provider -> the setting that uses it
+	switch {
+	case len(s.Chain) > 0:
+		for i, step := range s.Chain {
+			path := fmt.Sprintf("sms.chain[%d]", i)
+			ch, p, ok := strings.Cut(step, ":")
+			ch, p = strings.TrimSpace(ch), strings.TrimSpace(p)
+			switch {
+			case !ok || Channels(p) == nil:
+				v.add(path, "must be channel:provider with provider one of %s (got %q)", strings.Join(providers, ", "), step)
+			case !slices.Contains(Channels(p), ch):
+				v.add(path, "%s cannot carry %q; it carries %s", p, ch, strings.Join(Channels(p), ", "))
+			default:
+				if _, seen := used[p]; !seen {
+					used[p] = "sms.chain"
+				}
+			}
 		}
-		if t.AuthToken == "" {
-			v.add("sms.twilio.auth_token", why)
-		}
-		if t.From == "" && t.MessagingServiceSID == "" {
-			v.add("sms.twilio.from", "required when sms.provider is twilio, unless sms.twilio.messaging_service_sid is set")
-		}
-		if t.MessagingServiceSID != "" && !strings.HasPrefix(t.MessagingServiceSID, "MG") {
-			v.add("sms.twilio.messaging_service_sid", "must start with MG")
-		}
-		if t.BaseURL != "" {
-			v.httpURL("sms.twilio.base_url", t.BaseURL)
-		}
-	case ProviderWebhook:
-		const why = "required when sms.provider is webhook"
-		w := s.Webhook
-		if w.URL == "" {
-			v.add("sms.webhook.url", why)
-		} else {
-			v.httpURL("sms.webhook.url", w.URL)
-		}
-		switch {
-		case w.Secret == "":
-			v.add("sms.webhook.secret", why)
-		case !strings.HasPrefix(w.Secret, "whsec_") || len(w.Secret) == len("whsec_"):
-			v.add("sms.webhook.secret", "must be whsec_ followed by the secret")
-		}
+	case s.Provider == ProviderTwilioVoice:
+		v.add("sms.provider", "twiliovoice carries calls only: put it in sms.chain (e.g. call:twiliovoice)")
+	case Channels(s.Provider) == nil:
+		v.add("sms.provider", "must be one of %s (got %q)", strings.Join(providers[:len(providers)-1], ", "), s.Provider)
 	default:
-		v.add("sms.provider", "must be one of %s, %s, %s (got %q)", ProviderDev, ProviderTwilio, ProviderWebhook, s.Provider)
+		used[s.Provider] = "sms.provider"
 	}
+	for i, r := range s.Routes {
+		path := fmt.Sprintf("sms.routes[%d]", i)
+		p, ccs, ok := strings.Cut(r, "=")
+		p = strings.TrimSpace(p)
+		if !ok || Channels(p) == nil {
+			v.add(path, "must be provider=CC,CC with a known provider (got %q)", r)
+			continue
+		}
+		if _, in := used[p]; !in {
+			v.add(path, "names %s, which is not in sms.chain or sms.provider", p)
+		}
+		for _, cc := range strings.Split(ccs, ",") {
+			if !isCountryCode(strings.ToUpper(strings.TrimSpace(cc))) {
+				v.add(path, "%q is not an ISO 3166-1 alpha-2 country code", strings.TrimSpace(cc))
+			}
+		}
+	}
+	for _, p := range providers {
+		by, in := used[p]
+		if !in {
+			continue
+		}
+		why := "required when sms.provider is " + p
+		if by == "sms.chain" {
+			why = "required when sms.chain uses " + p
+		}
+		switch p {
+		case ProviderTwilio:
+			c.validateTwilio(v, why)
+		case ProviderTwilioVoice:
+			c.validateTwilioAccount(v, why)
+			if !isE164(s.Twilio.VoiceFrom) {
+				v.add("sms.twilio.voice_from", "%s: an E.164 number such as +14155550100", why)
+			}
+		case ProviderWebhook:
+			validateWebhook(v, s.Webhook, why)
+		case ProviderVonage:
+			validateVonage(v, s.Vonage, why)
+		case ProviderTelnyx:
+			validateTelnyx(v, s.Telnyx, why)
+		case ProviderSMPP:
+			validateSMPP(v, s.SMPP, why)
+		}
+	}
+	v.duration("sms.receipt_timeout", s.ReceiptTimeout, 10*time.Second, time.Hour)
 	v.duration("sms.send_timeout", s.SendTimeout, time.Second, 2*time.Minute)
 	between(v, "sms.workers", s.Workers, 1, 64)
+}
+
+// providers are the names sms.chain accepts; all but the last, sms.provider.
+var providers = []string{ProviderDev, ProviderTwilio, ProviderWebhook, ProviderVonage, ProviderTelnyx, ProviderSMPP, ProviderTwilioVoice}
+
+func (c Config) validateTwilioAccount(v *validator, why string) {
+	t := c.SMS.Twilio
+	switch {
+	case t.AccountSID == "":
+		v.add("sms.twilio.account_sid", "%s", why)
+	case !strings.HasPrefix(t.AccountSID, "AC"):
+		v.add("sms.twilio.account_sid", "must start with AC")
+	}
+	if t.AuthToken == "" {
+		v.add("sms.twilio.auth_token", "%s", why)
+	}
+	if t.BaseURL != "" {
+		v.httpURL("sms.twilio.base_url", t.BaseURL)
+	}
+}
+
+func (c Config) validateTwilio(v *validator, why string) {
+	c.validateTwilioAccount(v, why)
+	t := c.SMS.Twilio
+	if t.From == "" && t.MessagingServiceSID == "" {
+		v.add("sms.twilio.from", "%s, unless sms.twilio.messaging_service_sid is set", why)
+	}
+	if t.MessagingServiceSID != "" && !strings.HasPrefix(t.MessagingServiceSID, "MG") {
+		v.add("sms.twilio.messaging_service_sid", "must start with MG")
+	}
+}
+
+func validateWebhook(v *validator, w Webhook, why string) {
+	if w.URL == "" {
+		v.add("sms.webhook.url", "%s", why)
+	} else {
+		v.httpURL("sms.webhook.url", w.URL)
+	}
+	switch {
+	case w.Secret == "":
+		v.add("sms.webhook.secret", "%s", why)
+	case !strings.HasPrefix(w.Secret, "whsec_") || len(w.Secret) == len("whsec_"):
+		v.add("sms.webhook.secret", "must be whsec_ followed by the secret")
+	}
+}
+
+func validateVonage(v *validator, vo Vonage, why string) {
+	if vo.APIKey == "" {
+		v.add("sms.vonage.api_key", "%s", why)
+	}
+	if vo.APISecret == "" {
+		v.add("sms.vonage.api_secret", "%s", why)
+	}
+	if vo.From == "" {
+		v.add("sms.vonage.from", "%s", why)
+	}
+	if vo.WhatsAppFrom != "" && !isE164(vo.WhatsAppFrom) {
+		v.add("sms.vonage.whatsapp_from", "must be an E.164 number")
+	}
+	if vo.BaseURL != "" {
+		v.httpURL("sms.vonage.base_url", vo.BaseURL)
+	}
+}
+
+func validateTelnyx(v *validator, t Telnyx, why string) {
+	if t.APIKey == "" {
+		v.add("sms.telnyx.api_key", "%s", why)
+	}
+	if t.From == "" && t.MessagingProfileID == "" {
+		v.add("sms.telnyx.from", "%s, unless sms.telnyx.messaging_profile_id is set", why)
+	}
+	if t.PublicKey != "" {
+		if b, err := base64.StdEncoding.DecodeString(t.PublicKey); err != nil || len(b) != 32 {
+			v.add("sms.telnyx.public_key", "must be the base64 of a 32-byte Ed25519 public key")
+		}
+	}
+	if t.BaseURL != "" {
+		v.httpURL("sms.telnyx.base_url", t.BaseURL)
+	}
+}
+
+func validateSMPP(v *validator, s SMPP, why string) {
+	if s.Addr == "" {
+		v.add("sms.smpp.addr", "%s", why)
+	} else {
+		v.hostPort("sms.smpp.addr", s.Addr)
+	}
+	switch {
+	case s.SystemID == "":
+		v.add("sms.smpp.system_id", "%s", why)
+	case len(s.SystemID) > 15:
+		v.add("sms.smpp.system_id", "must be at most 15 characters")
+	}
+	if len(s.Password) > 8 {
+		v.add("sms.smpp.password", "must be at most 8 characters")
+	}
+	if len(s.SystemType) > 12 {
+		v.add("sms.smpp.system_type", "must be at most 12 characters")
+	}
+	switch {
+	case s.SourceAddr == "":
+		v.add("sms.smpp.source_addr", "%s", why)
+	case len(s.SourceAddr) > 20:
+		v.add("sms.smpp.source_addr", "must be at most 20 characters")
+	}
+	between(v, "sms.smpp.source_ton", s.SourceTON, 0, 6)
+	between(v, "sms.smpp.source_npi", s.SourceNPI, 0, 18)
 }
 
 // A validator collects *FieldError values.

@@ -8,6 +8,30 @@ import (
 	"time"
 )
 
+func vonage(c *Config) {
+	c.SMS.Provider = "vonage"
+	c.SMS.Vonage = Vonage{APIKey: "k", APISecret: "s", From: "+14155550100"}
+}
+
+func telnyx(c *Config) {
+	c.SMS.Provider = "telnyx"
+	c.SMS.Telnyx = Telnyx{APIKey: "KEY1", From: "+14155550100", PublicKey: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}
+}
+
+func smpp(c *Config) {
+	c.SMS.Provider = "smpp"
+	c.SMS.SMPP = SMPP{Addr: "smsc.example.com:2775", SystemID: "ringfence", Password: "pw", SourceAddr: "Ringfence", SourceTON: 5}
+}
+
+// chain is SMS by Twilio, then Vonage, then a call.
+func chain(c *Config) {
+	c.SMS.Twilio = Twilio{AccountSID: "AC1", AuthToken: "tok", From: "+15005550006"}
+	vonage(c)
+	c.SMS.Provider = "dev"
+	c.SMS.Twilio.VoiceFrom = "+14155550101"
+	c.SMS.Chain = []string{"sms:twilio", "sms:vonage", "call:twiliovoice"}
+}
+
 func TestValidateOneProblem(t *testing.T) {
 	twilio := func(c *Config) {
 		c.SMS.Provider = ProviderTwilio
@@ -72,7 +96,38 @@ func TestValidateOneProblem(t *testing.T) {
 		{"webotp with port", func(c *Config) { c.Verify.WebOTPDomain = "example.com:443" }, "verify.webotp_domain"},
 		{"webotp host", func(c *Config) { c.Verify.WebOTPDomain = "verify.example.com" }, ""},
 		{"idempotency ttl zero", func(c *Config) { c.Verify.IdempotencyTTL = 0 }, "verify.idempotency_ttl"},
-		{"unknown provider", func(c *Config) { c.SMS.Provider = "vonage" }, "sms.provider"},
+		{"unknown provider", func(c *Config) { c.SMS.Provider = "carrier-pigeon" }, "sms.provider"},
+		{"voice as the only provider", func(c *Config) { c.SMS.Provider = "twiliovoice" }, "sms.provider"},
+		{"vonage", vonage, ""},
+		{"vonage no secret", func(c *Config) { vonage(c); c.SMS.Vonage.APISecret = "" }, "sms.vonage.api_secret"},
+		{"vonage no key", func(c *Config) { vonage(c); c.SMS.Vonage.APIKey = "" }, "sms.vonage.api_key"},
+		{"vonage no sender", func(c *Config) { vonage(c); c.SMS.Vonage.From = "" }, "sms.vonage.from"},
+		{"vonage whatsapp sender", func(c *Config) { vonage(c); c.SMS.Vonage.WhatsAppFrom = "0044" }, "sms.vonage.whatsapp_from"},
+		{"vonage base url", func(c *Config) { vonage(c); c.SMS.Vonage.BaseURL = "api.nexmo.com" }, "sms.vonage.base_url"},
+		{"telnyx", telnyx, ""},
+		{"telnyx no key", func(c *Config) { telnyx(c); c.SMS.Telnyx.APIKey = "" }, "sms.telnyx.api_key"},
+		{"telnyx no sender", func(c *Config) { telnyx(c); c.SMS.Telnyx.From = "" }, "sms.telnyx.from"},
+		{"telnyx profile only", func(c *Config) { telnyx(c); c.SMS.Telnyx.From = ""; c.SMS.Telnyx.MessagingProfileID = "p1" }, ""},
+		{"telnyx public key", func(c *Config) { telnyx(c); c.SMS.Telnyx.PublicKey = "c2hvcnQ=" }, "sms.telnyx.public_key"},
+		{"smpp", smpp, ""},
+		{"smpp no addr", func(c *Config) { smpp(c); c.SMS.SMPP.Addr = "" }, "sms.smpp.addr"},
+		{"smpp addr shape", func(c *Config) { smpp(c); c.SMS.SMPP.Addr = "smsc" }, "sms.smpp.addr"},
+		{"smpp long system id", func(c *Config) { smpp(c); c.SMS.SMPP.SystemID = strings.Repeat("s", 16) }, "sms.smpp.system_id"},
+		{"smpp long password", func(c *Config) { smpp(c); c.SMS.SMPP.Password = "123456789" }, "sms.smpp.password"},
+		{"smpp no source", func(c *Config) { smpp(c); c.SMS.SMPP.SourceAddr = "" }, "sms.smpp.source_addr"},
+		{"smpp ton", func(c *Config) { smpp(c); c.SMS.SMPP.SourceTON = 9 }, "sms.smpp.source_ton"},
+		{"chain", chain, ""},
+		{"chain unknown provider", func(c *Config) { chain(c); c.SMS.Chain[1] = "sms:pigeon" }, "sms.chain[1]"},
+		{"chain no channel", func(c *Config) { chain(c); c.SMS.Chain[0] = "twilio" }, "sms.chain[0]"},
+		{"chain channel the provider lacks", func(c *Config) { chain(c); c.SMS.Chain[1] = "call:vonage" }, "sms.chain[1]"},
+		{"chain voice without number", func(c *Config) { chain(c); c.SMS.Twilio.VoiceFrom = "" }, "sms.twilio.voice_from"},
+		{"chain needs vonage settings", func(c *Config) { chain(c); c.SMS.Vonage.APIKey = "" }, "sms.vonage.api_key"},
+		{"chain ignores sms.provider", func(c *Config) { chain(c); c.SMS.Provider = "carrier-pigeon" }, ""},
+		{"route", func(c *Config) { chain(c); c.SMS.Routes = []string{"vonage=GB,de"} }, ""},
+		{"route bad country", func(c *Config) { chain(c); c.SMS.Routes = []string{"vonage=GB,XYZ"} }, "sms.routes[0]"},
+		{"route unused provider", func(c *Config) { chain(c); c.SMS.Routes = []string{"telnyx=US"} }, "sms.routes[0]"},
+		{"route shape", func(c *Config) { chain(c); c.SMS.Routes = []string{"US,CA"} }, "sms.routes[0]"},
+		{"receipt timeout", func(c *Config) { c.SMS.ReceiptTimeout = time.Second }, "sms.receipt_timeout"},
 		{"empty provider", func(c *Config) { c.SMS.Provider = "" }, "sms.provider"},
 		{"twilio", twilio, ""},
 		{"twilio messaging service only", func(c *Config) {
@@ -190,5 +245,50 @@ func TestShortDuration(t *testing.T) {
 		if got := shortDuration(d); got != want {
 			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestDeliveryChain(t *testing.T) {
+	c := Default()
+	if got := c.DeliveryChain(); len(got) != 1 || got[0].Provider != "dev" || got[0].Channel != "" || got[0].Countries != nil {
+		t.Errorf("default chain %+v", got)
+	}
+	chain(&c)
+	c.SMS.Routes = []string{"vonage=GB, de", "twilio=US"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	got := c.DeliveryChain()
+	want := []Step{
+		{Channel: "sms", Provider: "twilio", Countries: []string{"US"}},
+		{Channel: "sms", Provider: "vonage", Countries: []string{"GB", "DE"}},
+		{Channel: "call", Provider: "twiliovoice"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("chain %+v", got)
+	}
+	for i := range want {
+		if got[i].Channel != want[i].Channel || got[i].Provider != want[i].Provider || !slices.Equal(got[i].Countries, want[i].Countries) {
+			t.Errorf("step %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// The new providers' secrets are redacted, their other settings kept.
+func TestRedactedProviders(t *testing.T) {
+	c := Default()
+	c.SMS.Vonage = Vonage{APIKey: "vonage-key-1", APISecret: "vonage-secret-1", SignatureSecret: "vonage-sig-1", From: "+14155550100"}
+	c.SMS.Telnyx = Telnyx{APIKey: "telnyx-key-1", From: "+14155550100"}
+	c.SMS.SMPP = SMPP{Addr: "smsc:2775", SystemID: "rf", Password: "smpp-pw1"}
+	for _, s := range []string{c.String(), c.SMS.Vonage.String(), c.SMS.Telnyx.String(), c.SMS.SMPP.String()} {
+		for _, secret := range []string{"vonage-key-1", "vonage-secret-1", "vonage-sig-1", "telnyx-key-1", "smpp-pw1"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("a secret is printed:\n%s", s)
+			}
+		}
+	}
+	r := c.Redacted()
+	if r.SMS.Vonage.From != c.SMS.Vonage.From || r.SMS.SMPP.SystemID != "rf" || r.SMS.SMPP.Addr != "smsc:2775" {
+		t.Error("Redacted changed settings that are not secret")
 	}
 }

@@ -53,6 +53,71 @@ type SimAttack struct {
 	SolveChallenges bool          // the attacker pays the proof of work
 }
 
+// SimConfig is DefaultConfig with a price table for the countries of
+// PumpingScenario, those countries allowed, and challenges cheap enough to
+// solve by the thousand.
+func SimConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Countries = []string{"US", "GB", "DE", "FR", "IN", "BR", "UZ"}
+	cfg.Spend.Prices = map[string]float64{"US": 0.01, "GB": 0.04, "DE": 0.08, "FR": 0.07, "IN": 0.03, "BR": 0.03, "UZ": 0.25}
+	cfg.Spend.CountryPerDay = 200
+	cfg.Spend.TotalPerDay = 1000
+	cfg.PoW.Difficulty = 8
+	return cfg
+}
+
+// PumpingScenario is a day of real sign-ups (400 an hour from six countries,
+// 85% approved, 30% of the others resending, 1% failed by the provider) with
+// four pumping attacks: a burst at one high-cost range, the same by an
+// attacker who solves every challenge, a slower one spread over three ranges
+// of a costly country, and one at premium-rate numbers.
+func PumpingScenario(seed uint64) Scenario {
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	return Scenario{
+		Seed:           seed,
+		Start:          start,
+		Duration:       24 * time.Hour,
+		SignupsPerHour: 400,
+		Countries: []SimCountry{
+			{Code: "US", Share: 40, Prefixes: 3000},
+			{Code: "GB", Share: 15, Prefixes: 1500},
+			{Code: "DE", Share: 15, Prefixes: 1500},
+			{Code: "FR", Share: 10, Prefixes: 1000},
+			{Code: "IN", Share: 10, Prefixes: 2000},
+			{Code: "BR", Share: 10, Prefixes: 1000},
+		},
+		IPs:         50000,
+		SharedIPs:   10,
+		ApproveRate: 0.85,
+		ResendRate:  0.3,
+		FailRate:    0.01,
+		Attacks: []SimAttack{
+			{Name: "burst", Country: "GB", Prefixes: 1, Start: 2 * time.Hour, Sends: 3000, Every: 3 * time.Second, IPs: 2000},
+			{Name: "burst-solving", Country: "FR", Prefixes: 1, Start: 3 * time.Hour, Sends: 3000, Every: 3 * time.Second, IPs: 2000, SolveChallenges: true},
+			{Name: "spread", Country: "UZ", Prefixes: 3, Start: 5 * time.Hour, Sends: 3000, Every: 20 * time.Second, IPs: 500, SolveChallenges: true},
+			{Name: "premium", Country: "DE", Type: phone.PremiumRate, Prefixes: 2, Start: 8 * time.Hour, Sends: 500, Every: 10 * time.Second, IPs: 100},
+		},
+	}
+}
+
+// Goals of the guard on simulated traffic.
+const (
+	GoalAttackRefusedPct = 99.0 // at least this share of pumping sends after each attack's first 50 refused
+	GoalSignupRefusedPct = 0.5  // at most this share of real sign-ups refused
+)
+
+// GoalMet reports whether r meets the goals: every attack refused at least
+// GoalAttackRefusedPct after its first 50 attempts, and at most
+// GoalSignupRefusedPct of real sign-ups refused.
+func (r SimReport) GoalMet() bool {
+	for _, a := range r.Attacks {
+		if a.RefusedPct50 < GoalAttackRefusedPct {
+			return false
+		}
+	}
+	return r.AttackRefusedPct50 >= GoalAttackRefusedPct && r.SignupRefusedPct <= GoalSignupRefusedPct
+}
+
 // SimReport is what Simulate saw.
 type SimReport struct {
 	Signups          int     // real sign-ups

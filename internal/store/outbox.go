@@ -10,17 +10,21 @@ import (
 	"github.com/ringfence/ringfence/internal/verify"
 )
 
-const messageColumns = `id, verification_id, channel, state, attempts, due_at, lease_until, created_at, provider_id, error`
+const messageColumns = `id, verification_id, channel, state, attempts, due_at, lease_until, created_at, provider_id, error,
+	step, provider, receipt_due`
 
 func scanMessage(s scanner) (verify.Message, error) {
 	var (
 		m                   verify.Message
 		due, lease, created sql.NullInt64
+		receiptDue          sql.NullInt64
 	)
 	if err := s.Scan(&m.ID, &m.VerificationID, &m.Channel, &m.State, &m.Attempts,
-		&due, &lease, &created, &m.ProviderID, &m.Error); err != nil {
+		&due, &lease, &created, &m.ProviderID, &m.Error,
+		&m.Step, &m.Provider, &receiptDue); err != nil {
 		return verify.Message{}, err
 	}
+	m.ReceiptDue = fromMillis(receiptDue)
 	m.DueAt = fromMillis(due)
 	m.LeaseUntil = fromMillis(lease)
 	m.CreatedAt = fromMillis(created)
@@ -30,25 +34,51 @@ func scanMessage(s scanner) (verify.Message, error) {
 // EnqueueMessage adds m to the outbox in state pending (and sets m.State so).
 func (t *tx) EnqueueMessage(m *verify.Message) error {
 	m.State = verify.MessagePending
-	if _, err := t.exec(`INSERT INTO outbox (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := t.exec(`INSERT INTO outbox (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.VerificationID, string(m.Channel), m.State, m.Attempts,
-		millis(m.DueAt), millis(m.LeaseUntil), millis(m.CreatedAt), m.ProviderID, m.Error); err != nil {
+		millis(m.DueAt), millis(m.LeaseUntil), millis(m.CreatedAt), m.ProviderID, m.Error,
+		m.Step, m.Provider, millis(m.ReceiptDue)); err != nil {
 		return fmt.Errorf("enqueue message: %w", err)
 	}
 	return nil
 }
 
-// FinishMessage sets a message's state, attempts, provider id, error and due
-// time, only while the caller still holds the lease it claimed the message
-// under (m.LeaseUntil); verify.ErrLeaseLost otherwise.
+// FinishMessage sets a message's state, channel, attempts, provider id,
+// error, due time, step, provider and receipt due time, only while the
+// caller still holds the lease it claimed the message under (m.LeaseUntil);
+// verify.ErrLeaseLost otherwise.
 func (t *tx) FinishMessage(m *verify.Message) error {
-	res, err := t.exec(`UPDATE outbox SET state = ?, attempts = ?, provider_id = ?, error = ?, due_at = ?
+	res, err := t.exec(`UPDATE outbox SET state = ?, channel = ?, attempts = ?, provider_id = ?, error = ?, due_at = ?,
+			step = ?, provider = ?, receipt_due = ?
 		WHERE id = ? AND state = ? AND lease_until = ?`,
-		m.State, m.Attempts, m.ProviderID, m.Error, millis(m.DueAt), m.ID, verify.MessageSending, millis(m.LeaseUntil))
+		m.State, string(m.Channel), m.Attempts, m.ProviderID, m.Error, millis(m.DueAt),
+		m.Step, m.Provider, millis(m.ReceiptDue),
+		m.ID, verify.MessageSending, millis(m.LeaseUntil))
 	if err != nil {
 		return fmt.Errorf("finish message: %w", err)
 	}
 	return oneRow(res, "finish message", verify.ErrLeaseLost)
+}
+
+// OverdueReceipts lists up to limit sent messages still awaiting a receipt
+// that was due at or before now, earliest first.
+func (db *DB) OverdueReceipts(ctx context.Context, now time.Time, limit int) ([]verify.Message, error) {
+	rows, err := db.query(ctx, `SELECT `+messageColumns+` FROM outbox
+		WHERE state = ? AND receipt_due <= ? ORDER BY receipt_due, id LIMIT ?`,
+		verify.MessageSent, now.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("overdue receipts: %w", err)
+	}
+	defer rows.Close()
+	var ms []verify.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("overdue receipts: %w", err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, rows.Err()
 }
 
 // ClaimMessages moves up to limit pending messages due at or before now to
@@ -123,6 +153,9 @@ func (db *DB) Purge(ctx context.Context, before time.Time) error {
 	b := before.UnixMilli()
 	err := db.write(ctx, func(t *tx) error {
 		if _, err := t.exec(`DELETE FROM send_log WHERE at < ?`, b); err != nil {
+			return err
+		}
+		if _, err := t.exec(`DELETE FROM deliveries WHERE sent_at < ?`, b); err != nil {
 			return err
 		}
 		if _, err := t.exec(`DELETE FROM idempotency WHERE created_at < ?`, b); err != nil {

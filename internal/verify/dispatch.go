@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +20,15 @@ type DispatchConfig struct {
 	Poll        time.Duration // how often to look for due messages without a wake-up (default 1s)
 	AppName     string        // shown in the message
 	WebOTP      string        // domain for "@domain #code", or ""
+	// Chain is the delivery chain: a message starts at the first step for its
+	// channel and country, and moves to the next step serving its country when
+	// a send fails, a receipt says it failed, or no receipt came within
+	// ReceiptTimeout. Empty means one step: the sender given to NewDispatcher,
+	// on every channel, for every country.
+	Chain []Step
+	// ReceiptTimeout is how long a message sent through a step with receipts
+	// awaits one before it moves on (default 2m).
+	ReceiptTimeout time.Duration
 }
 
 // Dispatcher sends queued messages through a Sender. A message is claimed
@@ -26,11 +36,13 @@ type DispatchConfig struct {
 // is sent again only if the sender's receiving end drops repeats
 // (sms.Deduplicator), so no one gets a code twice.
 type Dispatcher struct {
-	svc    *Service
-	sender sms.Sender
-	cfg    DispatchConfig
-	log    *slog.Logger
-	// OnSend, when set, observes each send outcome ("sent", "retry", "failed", "dropped").
+	svc   *Service
+	chain []Step
+	cfg   DispatchConfig
+	log   *slog.Logger
+	// OnSend, when set, observes each send outcome ("sent", "retry",
+	// "failover", "failed", "dropped") and receipt ("delivered", and
+	// "failover" or "failed" again).
 	OnSend func(provider, outcome string)
 }
 
@@ -51,7 +63,14 @@ func NewDispatcher(svc *Service, sender sms.Sender, cfg DispatchConfig) *Dispatc
 	if cfg.AppName == "" {
 		cfg.AppName = "ringfence"
 	}
-	return &Dispatcher{svc: svc, sender: sender, cfg: cfg, log: svc.log}
+	if cfg.ReceiptTimeout <= 0 {
+		cfg.ReceiptTimeout = 2 * time.Minute
+	}
+	chain := cfg.Chain
+	if len(chain) == 0 {
+		chain = []Step{{Sender: sender}}
+	}
+	return &Dispatcher{svc: svc, chain: chain, cfg: cfg, log: svc.log}
 }
 
 func (s *Service) wake() {
@@ -67,9 +86,12 @@ func (d *Dispatcher) lease() time.Duration { return 3*d.cfg.SendTimeout + 5*time
 
 // Run sends messages until ctx ends, then waits for sends in flight.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	retry := false
-	if dd, ok := d.sender.(sms.Deduplicator); ok {
-		retry = dd.Deduplicates()
+	// A message abandoned in flight may go again only when every provider
+	// it could have gone to drops repeats.
+	retry := true
+	for _, st := range d.chain {
+		dd, ok := st.Sender.(sms.Deduplicator)
+		retry = retry && ok && dd.Deduplicates()
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -125,6 +147,7 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time, retry bool) {
 	} else if n > 0 {
 		d.log.Warn("messages abandoned in flight", "count", n, "resent", retry)
 	}
+	d.overdueReceipts(ctx, now)
 	d.svc.forgetStale(now)
 	if err := d.svc.ExpireStale(ctx); err != nil && ctx.Err() == nil {
 		d.log.Error("expire verifications", "err", err)
@@ -173,8 +196,15 @@ func (d *Dispatcher) deliver(ctx context.Context, m Message) {
 	if err != nil {
 		d.log.Error("deliver message", "message", m.ID, "verification", m.VerificationID, "err", err)
 	}
+	d.observe(m.Provider, outcome)
+}
+
+func (d *Dispatcher) observe(provider, outcome string) {
 	if d.OnSend != nil && outcome != "" {
-		d.OnSend(d.sender.Name(), outcome)
+		if provider == "" {
+			provider = "none"
+		}
+		d.OnSend(provider, outcome)
 	}
 }
 
@@ -187,8 +217,17 @@ func (d *Dispatcher) send(ctx context.Context, m *Message) (string, error) {
 	m.Attempts++
 	if v.Status != StatusPending || !now.Before(v.ExpiresAt) || v.CodeSealed == nil {
 		m.State = MessageDropped
-		return "dropped", d.finish(ctx, m, v, "", now)
+		return "dropped", d.finish(ctx, m, v, "", "", nil, now)
 	}
+	if m.Provider == "" {
+		step, ok := d.firstStep(m.Channel, v.Country)
+		if !ok {
+			m.Error = "no_route"
+			return d.giveUp(ctx, m, v, "none:no_route", now)
+		}
+		d.route(m, step)
+	}
+	st := d.chain[m.Step]
 	keys := d.svc.keys
 	to, err := keys.Open(v.PhoneSealed, []byte("phone:"+v.ID))
 	if err != nil {
@@ -198,18 +237,32 @@ func (d *Dispatcher) send(ctx context.Context, m *Message) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("open code: %w", err)
 	}
+	// Each step is a new message to its provider: a gateway that drops
+	// repeats of an id must not drop the failover.
+	id := m.ID
+	if m.Step > 0 {
+		id += "." + strconv.Itoa(m.Step)
+	}
 	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
-	res, sendErr := d.sender.Send(sctx, sms.Message{ID: m.ID, To: string(to), Channel: sms.Channel(m.Channel), Body: d.Body(string(code))})
+	res, sendErr := st.Sender.Send(sctx, sms.Message{ID: id, To: string(to), Channel: sms.Channel(m.Channel), Body: d.Body(string(code))})
 	cancel()
 	now = d.svc.now().UTC()
 	if sendErr == nil {
 		m.State = MessageSent
 		m.ProviderID = res.ProviderID
-		return "sent", d.finish(ctx, m, v, "sent", now)
+		m.Error = ""
+		var dl *Delivery
+		if res.ProviderID != "" {
+			dl = &Delivery{Provider: m.Provider, ProviderID: res.ProviderID, MessageID: m.ID, Step: m.Step, SentAt: now.Truncate(time.Millisecond)}
+			if st.Receipts {
+				m.ReceiptDue = now.Add(d.cfg.ReceiptTimeout)
+			}
+		}
+		return "sent", d.finish(ctx, m, v, "sent", m.Provider, dl, now)
 	}
 	var pe *sms.Error
 	temporary := true
-	m.Error = "network"
+	m.Error = sms.CodeNetwork
 	if errors.As(sendErr, &pe) {
 		temporary = pe.Temporary
 		m.Error = pe.Code
@@ -217,30 +270,77 @@ func (d *Dispatcher) send(ctx context.Context, m *Message) (string, error) {
 	if temporary && m.Attempts < d.cfg.MaxAttempts {
 		m.State = MessagePending
 		m.DueAt = now.Add(time.Duration(m.Attempts*m.Attempts) * time.Second)
-		return "retry", d.finish(ctx, m, v, "", now)
+		return "retry", d.finish(ctx, m, v, "", "", nil, now)
 	}
+	return d.fail(ctx, m, v, now)
+}
+
+// route puts m on a step of the chain.
+func (d *Dispatcher) route(m *Message, step int) {
+	st := d.chain[step]
+	m.Step, m.Channel, m.Provider = step, st.channel(m.Channel), st.Sender.Name()
+}
+
+// advance moves m to the next step serving v's country, if v still waits
+// for its code and there is one. The code stays sealed in the verification,
+// so the next provider sends the same code.
+func (d *Dispatcher) advance(m *Message, v *Verification, now time.Time) bool {
+	if v.Status != StatusPending || !now.Before(v.ExpiresAt) || v.CodeSealed == nil {
+		return false
+	}
+	next, ok := d.nextStep(m.Step, v.Country)
+	if !ok {
+		return false
+	}
+	d.route(m, next)
+	m.State, m.Attempts, m.ProviderID, m.DueAt, m.ReceiptDue = MessagePending, 0, "", now, time.Time{}
+	return true
+}
+
+// fail handles a send the provider refused for good: the message moves to
+// the next step, or, at the end of the chain, fails. Either way it is paid
+// for once: the send record stays for the next step and goes when the chain
+// is exhausted, so a failed send never counts against the person's limits.
+func (d *Dispatcher) fail(ctx context.Context, m *Message, v *Verification, now time.Time) (string, error) {
+	from := m.Provider + ":" + m.Error
+	if d.advance(m, v, now) {
+		return "failover", d.finish(ctx, m, v, "send_failover", from+">"+m.Provider, nil, now)
+	}
+	return d.giveUp(ctx, m, v, from, now)
+}
+
+// giveUp fails a message for good and gives its send back.
+func (d *Dispatcher) giveUp(ctx context.Context, m *Message, v *Verification, from string, now time.Time) (string, error) {
 	m.State = MessageFailed
-	if err := d.finish(ctx, m, v, "send_failed", now); err != nil {
+	if err := d.finish(ctx, m, v, "send_failed", from, nil, now); err != nil {
 		return "failed", err
 	}
 	// A refused send costs nothing: it counts neither against the person's
 	// limits nor in the fraud guard.
 	d.svc.refund(v)
-	return "failed", d.svc.store.Write(ctx, func(tx Tx) error { return tx.UnrecordSend(v.PhoneIndex, m.CreatedAt) })
+	return "failed", nil
 }
 
-// finish records a message's outcome, and an audit event when there is one.
-func (d *Dispatcher) finish(ctx context.Context, m *Message, v *Verification, outcome string, now time.Time) error {
+// finish records a message's outcome under its lease, the delivery it
+// started if any, and an audit event when there is one. A failed message
+// no longer counts against the person's send limits.
+func (d *Dispatcher) finish(ctx context.Context, m *Message, v *Verification, outcome, detail string, dl *Delivery, now time.Time) error {
 	return d.svc.store.Write(ctx, func(tx Tx) error {
 		if err := tx.FinishMessage(m); err != nil {
 			return err
 		}
+		if dl != nil {
+			if err := tx.InsertDelivery(dl); err != nil {
+				return err
+			}
+		}
+		if m.State == MessageFailed {
+			if err := tx.UnrecordSend(v.PhoneIndex, m.CreatedAt); err != nil {
+				return err
+			}
+		}
 		if outcome == "" {
 			return nil
-		}
-		detail := d.sender.Name()
-		if m.Error != "" {
-			detail += ":" + m.Error
 		}
 		ev := d.svc.event(v, "verification."+outcome, detail, now.Truncate(time.Millisecond))
 		ev.Actor = "system"

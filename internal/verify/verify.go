@@ -79,6 +79,9 @@ var (
 	// ErrLeaseLost is returned when a sender finishes a message whose lease ran
 	// out and which another sender may have claimed.
 	ErrLeaseLost = errors.New("outbox lease lost")
+	// ErrReceiptDone means a delivery already has its final receipt, or its
+	// message has moved on: a replayed callback changes nothing.
+	ErrReceiptDone = errors.New("delivery already has its receipt")
 	// ErrNoNumber is returned when a purpose that sends to a subject's number
 	// names a subject with no bound number.
 	ErrNoNumber = errors.New("subject has no bound number")
@@ -192,8 +195,31 @@ type Message struct {
 	LeaseUntil     time.Time
 	CreatedAt      time.Time
 	ProviderID     string
-	Error          string // provider error code, never provider text
+	Error          string    // provider error code, never provider text
+	Step           int       // index of the delivery chain step the row is on
+	Provider       string    // the step's provider (Sender.Name) once routed; "" before
+	ReceiptDue     time.Time // when sent: until when a receipt is awaited; zero for none
 }
+
+// Delivery is one handover of a message to a provider, known by the
+// provider's id for it. Its final receipt is recorded once.
+type Delivery struct {
+	Provider   string
+	ProviderID string
+	MessageID  string
+	Step       int
+	Receipt    string // "" until final: ReceiptDelivered, ReceiptFailed or ReceiptTimeout
+	Error      string // the provider's error code in a failed receipt
+	SentAt     time.Time
+	ReceiptAt  time.Time
+}
+
+// Final receipts of a delivery.
+const (
+	ReceiptDelivered = "delivered" // the provider reported delivery
+	ReceiptFailed    = "failed"    // the provider reported the message undeliverable
+	ReceiptTimeout   = "timeout"   // no receipt came in time
+)
 
 // Idempotency records the first answer to a start made with an Idempotency-Key.
 type Idempotency struct {
@@ -220,6 +246,9 @@ type Store interface {
 	// ReleaseStale handles messages whose lease ran out (their sender died):
 	// back to pending if retry, else to unknown. It returns how many.
 	ReleaseStale(ctx context.Context, now time.Time, retry bool) (int, error)
+	// OverdueReceipts lists up to limit sent messages still awaiting a receipt
+	// that was due at or before now.
+	OverdueReceipts(ctx context.Context, now time.Time, limit int) ([]Message, error)
 	// Purge deletes send records, idempotency records and finished messages older than before.
 	Purge(ctx context.Context, before time.Time) error
 }
@@ -251,9 +280,24 @@ type Tx interface {
 	InsertIdempotency(rec *Idempotency) error
 	// EnqueueMessage adds an outbox row in state pending.
 	EnqueueMessage(m *Message) error
-	// FinishMessage sets a message's state, attempts, provider id, error and due
-	// time, if the message is still leased until m.LeaseUntil; else ErrLeaseLost.
+	// FinishMessage sets a message's state, channel, attempts, provider id,
+	// error, due time, step, provider and receipt due time, if the message is
+	// still leased until m.LeaseUntil; else ErrLeaseLost.
 	FinishMessage(m *Message) error
+	// Message reads an outbox row for update; ErrNotFound if missing.
+	Message(id string) (*Message, error)
+	// MoveMessage writes a sent message's state, channel, step, provider,
+	// provider id, attempts, error, due time and receipt due time, only while it
+	// is still sent under providerID; else ErrReceiptDone.
+	MoveMessage(m *Message, providerID string) error
+	// InsertDelivery records a handover to a provider.
+	InsertDelivery(d *Delivery) error
+	// Delivery reads the delivery a provider knows by providerID, for update;
+	// ErrNotFound if there is none.
+	Delivery(provider, providerID string) (*Delivery, error)
+	// SetReceipt records d's final receipt, error and receipt time, only if it
+	// had none; else ErrReceiptDone.
+	SetReceipt(d *Delivery) error
 	// AppendEvents appends audit events in order.
 	AppendEvents(events ...Event) error
 	// PendingByIndex lists pending verifications on a channel for a number.

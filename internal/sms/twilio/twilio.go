@@ -37,6 +37,9 @@ type Config struct {
 	// When both From and MessagingServiceSID are set both are sent: From is the
 	// sender and the service's settings apply.
 	MessagingServiceSID string
+	// StatusCallbackURL, if set, is where Twilio posts the message's status
+	// (read it with package twiliostatus).
+	StatusCallbackURL string
 	// BaseURL is the API root; empty means DefaultBaseURL.
 	BaseURL string
 	// HTTPClient makes the requests; nil means a client with a 30 second timeout.
@@ -68,6 +71,9 @@ func New(cfg Config) (*Sender, error) {
 	}
 	if cfg.MessagingServiceSID != "" && !strings.HasPrefix(cfg.MessagingServiceSID, "MG") {
 		errs = append(errs, errors.New(`twilio: MessagingServiceSID must start with "MG"`))
+	}
+	if u, err := url.Parse(cfg.StatusCallbackURL); cfg.StatusCallbackURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		errs = append(errs, errors.New("twilio: StatusCallbackURL must be an http or https URL"))
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
@@ -117,6 +123,9 @@ func (s *Sender) Send(ctx context.Context, m sms.Message) (sms.Result, error) {
 	}
 	if s.cfg.MessagingServiceSID != "" {
 		form.Set("MessagingServiceSid", s.cfg.MessagingServiceSID)
+	}
+	if s.cfg.StatusCallbackURL != "" {
+		form.Set("StatusCallback", s.cfg.StatusCallbackURL)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {

@@ -181,6 +181,17 @@ func TestSendMessagingService(t *testing.T) {
 	}
 }
 
+func TestSendStatusCallback(t *testing.T) {
+	f, srv := newFake(t)
+	s := newSender(t, srv, func(c *Config) { c.StatusCallbackURL = "https://verify.example.com/v1/callbacks/twilio" })
+	if _, err := s.Send(context.Background(), message()); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := f.form().Get("StatusCallback"); got != "https://verify.example.com/v1/callbacks/twilio" {
+		t.Errorf("StatusCallback = %q", got)
+	}
+}
+
 func TestSendWhatsApp(t *testing.T) {
 	f, srv := newFake(t)
 	s := newSender(t, srv, nil)
@@ -416,6 +427,7 @@ func TestNew(t *testing.T) {
 		{"no sender", func(c *Config) { c.From = "" }, []string{"From or MessagingServiceSID"}},
 		{"service sid", func(c *Config) { c.MessagingServiceSID = "XX1" }, []string{"MessagingServiceSID"}},
 		{"base url", func(c *Config) { c.BaseURL = "api.twilio.com" }, []string{"BaseURL"}},
+		{"callback url", func(c *Config) { c.StatusCallbackURL = "verify.example.com/cb" }, []string{"StatusCallbackURL"}},
 		{"all", func(c *Config) { *c = Config{AuthToken: ""} }, []string{"AccountSID", "AuthToken", "From or MessagingServiceSID"}},
 	}
 	for _, tt := range tests {
