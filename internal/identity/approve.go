@@ -53,7 +53,7 @@ func (a *approval) current() (*Binding, error) {
 			return nil, err
 		}
 	}
-	for _, ix := range indexes {
+	for _, ix := range oldestFirst(indexes) {
 		b, err := a.tx.BindingByIndex(ix)
 		if errors.Is(err, ErrNotFound) {
 			continue

@@ -238,7 +238,7 @@ func (s *Service) Deliverable(ctx context.Context, purpose verify.Purpose, e164 
 	default:
 		return true, nil
 	}
-	for _, ix := range s.keys.BlindIndexes("phone", e164) {
+	for _, ix := range oldestFirst(s.keys.BlindIndexes("phone", e164)) {
 		b, err := s.store.BindingByIndex(ctx, ix)
 		if errors.Is(err, ErrNotFound) {
 			continue
@@ -294,6 +294,18 @@ func (s *Service) Subject(ctx context.Context, id string) (*Subject, []*Binding,
 		}
 	}
 	return sub, live, nil
+}
+
+// oldestFirst reverses indexes (newest first, as BlindIndexes gives them).
+// Lookups under several index key versions go oldest first: re-encryption
+// only moves rows from an older version to the newest, so a row moved
+// between two lookups is found by the later one.
+func oldestFirst(indexes [][]byte) [][]byte {
+	out := make([][]byte, len(indexes))
+	for i, ix := range indexes {
+		out[len(indexes)-1-i] = ix
+	}
+	return out
 }
 
 // LevelOf is a subject's verification level given its live bindings.

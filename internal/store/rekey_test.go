@@ -146,6 +146,17 @@ func TestRotateWhileServing(t *testing.T) {
 			}
 		}
 		waitOps(20)
+		// Verifications pending across the rotation: started under the old
+		// keys, checked after the re-encryption moved their code and MAC.
+		const pendingN = 5
+		var pending []string
+		for i := range pendingN {
+			st, err := s.verify.Start(ctx, verify.StartRequest{Phone: number(numbers + i), Purpose: verify.PurposeSignup, Actor: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending = append(pending, st.ID)
+		}
 		for _, p := range []vault.Purpose{vault.PurposeNumber, vault.PurposeIndex, vault.PurposePepper} {
 			if _, v, err := vault.Rotate(s.dir, p); err != nil || v != 2 {
 				t.Fatalf("Rotate %s: version %d, %v", p, v, err)
@@ -161,6 +172,22 @@ func TestRotateWhileServing(t *testing.T) {
 			t.Fatalf("rekey.Run: %v", err)
 		}
 		waitOps(before + 20) // keep serving after the re-encryption
+		for _, id := range pending {
+			v, err := db.Verification(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.keys.SealedCurrent(v.CodeSealed) {
+				t.Errorf("pending verification %s: code not moved to the new key", id)
+			}
+			code, err := s.keys.Open(v.CodeSealed, []byte("code:"+id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.verify.Check(ctx, id, string(code), "test"); err != nil || got.Status != verify.StatusApproved || !got.Outcome.New {
+				t.Errorf("pending verification %s checked after re-encryption: %v, %v", id, got, err)
+			}
+		}
 		close(stop)
 		wg.Wait()
 		for _, err := range failures {
@@ -176,11 +203,11 @@ func TestRotateWhileServing(t *testing.T) {
 			}
 		}
 		assertCurrent(t, db, s.keys)
-		if got := count(t, db, "bindings"); got != numbers {
-			t.Errorf("%d bindings for %d numbers", got, numbers)
+		if got := count(t, db, "bindings"); got != numbers+pendingN {
+			t.Errorf("%d bindings for %d numbers", got, numbers+pendingN)
 		}
-		if got := count(t, db, "subject_keys"); got != numbers {
-			t.Errorf("%d subject keys for %d subjects", got, numbers)
+		if got := count(t, db, "subject_keys"); got != numbers+pendingN {
+			t.Errorf("%d subject keys for %d subjects", got, numbers+pendingN)
 		}
 
 		// A second run has nothing left to do.

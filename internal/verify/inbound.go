@@ -41,13 +41,21 @@ func (s *Service) Inbound(ctx context.Context, from, body, providerID string) (*
 		if code == "" {
 			return nil
 		}
+		// Oldest index key first: re-encryption moves rows only to the
+		// newest, so a row moved meanwhile is found by a later lookup.
 		var vs []*Verification
-		for _, ix := range indexes { // verifications started before an index key rotation too
-			more, err := tx.PendingByIndex(ix, ChannelInboundSMS)
+		seen := make(map[string]bool)
+		for i := len(indexes) - 1; i >= 0; i-- {
+			more, err := tx.PendingByIndex(indexes[i], ChannelInboundSMS)
 			if err != nil {
 				return err
 			}
-			vs = append(vs, more...)
+			for _, v := range more {
+				if !seen[v.ID] {
+					seen[v.ID] = true
+					vs = append(vs, v)
+				}
+			}
 		}
 		for _, v := range vs {
 			if !now.Before(v.ExpiresAt) {

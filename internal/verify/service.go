@@ -202,7 +202,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 		Masked:      num.Mask(),
 		Country:     num.Country(),
 		LineType:    string(num.Type()),
-		IPIndex:     first(ipIndexes),
+		IPIndex:     firstOrNil(ipIndexes),
 		Channel:     req.Channel,
 		Purpose:     req.Purpose,
 		SubjectID:   req.SubjectID,
@@ -514,10 +514,11 @@ func (s *Service) Resend(ctx context.Context, id, pow string) (*Verification, er
 		if v.Sends >= s.cfg.MaxSends {
 			return &RateLimitError{Limit: "max_sends", RetryAfter: retryAfter(v.ExpiresAt.Sub(now))}
 		}
-		if err := tx.Lock(v.PhoneIndex); err != nil {
+		phoneIndexes := s.phoneIndexes(v)
+		if err := tx.Lock(phoneIndexes[0]); err != nil { // the lock Start takes for the number
 			return err
 		}
-		if err := s.checkLimits(tx, s.phoneIndexes(v), nonNil(v.IPIndex), now); err != nil {
+		if err := s.checkLimits(tx, phoneIndexes, nonNil(v.IPIndex), now); err != nil {
 			return err
 		}
 		v.Sends++
@@ -620,7 +621,7 @@ func (s *Service) phoneIndexes(v *Verification) [][]byte {
 	return s.keys.BlindIndexes("phone", string(e164))
 }
 
-func first(bs [][]byte) []byte {
+func firstOrNil(bs [][]byte) []byte {
 	if len(bs) == 0 {
 		return nil
 	}
