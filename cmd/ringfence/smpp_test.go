@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringfence/ringfence/internal/config"
 	"github.com/ringfence/ringfence/internal/sms/webhook"
 )
 
@@ -138,13 +137,7 @@ func TestServeSMPPReceiptFailover(t *testing.T) {
 		"RINGFENCE_SMS_WEBHOOK_URL":      gw.URL,
 		"RINGFENCE_SMS_WEBHOOK_SECRET":   secret,
 	}
-	getenv := func(k string) string { return env[k] }
-	cfg, err := config.Load("", getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	m, stop := runMain(t, cfg, getenv, &logs)
+	m, stop, logs := serveEnv(t, func(k string) string { return env[k] })
 	defer stop()
 	c := client{t: t, base: m.URL(), key: "bootstrap-key-for-smpp-test"}
 	st, body := c.do("POST", "/v1/verifications", map[string]any{"phone": "+14155550123", "channel": "sms"})
