@@ -85,12 +85,7 @@ func TestServeDeliveryChain(t *testing.T) {
 		t.Errorf("ringfence config does not show the chain:\n%s", out.String())
 	}
 
-	cfg, err := config.Load("", getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	m, stop := runMain(t, cfg, getenv, &logs)
+	m, stop, logs := serveEnv(t, getenv)
 	defer stop()
 	if m.DevInbox != nil {
 		t.Fatal("the dev inbox is on with a real chain")
@@ -135,6 +130,19 @@ func TestServeDeliveryChain(t *testing.T) {
 	if strings.Contains(logs.String(), "4155550123") || strings.Contains(logs.String(), code) {
 		t.Error("the log holds the number or the code")
 	}
+}
+
+// serveEnv runs the service configured by getenv alone, logging to the
+// buffer it returns.
+func serveEnv(t *testing.T, getenv func(string) string) (*Main, func(), *syncBuffer) {
+	t.Helper()
+	cfg, err := config.Load("", getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	m, stop := runMain(t, cfg, getenv, logs)
+	return m, stop, logs
 }
 
 func TestServeRefusesBadChain(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -707,4 +708,76 @@ func TestSMPPReceipts(t *testing.T) {
 		t.Fatal("the failover sent another code")
 	}
 	h.approveCode(r.str("id"), h.codeOf(m))
+}
+
+// brokenSender fails every send with a transport error.
+type brokenSender struct {
+	name  string
+	err   error
+	mu    sync.Mutex
+	tries int
+}
+
+func (b *brokenSender) Name() string { return b.name }
+
+func (b *brokenSender) Send(context.Context, sms.Message) (sms.Result, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tries++
+	return sms.Result{}, &sms.Error{Provider: b.name, Code: sms.CodeNetwork, Temporary: true, Err: b.err}
+}
+
+func (b *brokenSender) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tries
+}
+
+// A provider that cannot be reached (dial error) is retried, then the
+// message fails over. A provider whose answer was lost may have sent and
+// charged: after the retries the message stops as unknown, still counted,
+// and no second provider is paid.
+func TestTransportErrorsAndFailover(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		err      error
+		failover bool
+	}{
+		{"unreachable", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, true},
+		{"answer lost", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCloud(t)
+			ss := c.senders(t)
+			broken := &brokenSender{name: "gw", err: tc.err}
+			h := newHarness(t, options{noDevInbox: true, chain: func(*harness) []verify.Step {
+				return []verify.Step{{Channel: verify.ChannelSMS, Sender: broken}, {Channel: verify.ChannelSMS, Sender: ss["vonage"]}}
+			}})
+			h.start(`{"phone":"` + numA + `","channel":"sms","purpose":"signup"}`).wantStatus(http.StatusCreated)
+			deadline := time.Now().Add(10 * time.Second)
+			for broken.count() < 3 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d tries, want 3", broken.count())
+				}
+				h.clock.Advance(time.Second) // past the retry backoff
+				time.Sleep(5 * time.Millisecond)
+			}
+			if tc.failover {
+				c.wait(1)
+				h.waitEvents("verification.sent", 1)
+			} else {
+				h.waitEvents("verification.send_unknown", 1)
+				time.Sleep(50 * time.Millisecond)
+				if len(c.sent()) != 0 || h.events("verification.send_failover") != 0 {
+					t.Fatal("a message whose outcome is unknown went to a second provider")
+				}
+			}
+			if n := h.query(`SELECT count(*) FROM send_log`); n != 1 {
+				t.Errorf("%d send records, want 1", n)
+			}
+			if broken.count() != 3 {
+				t.Errorf("%d tries, want 3", broken.count())
+			}
+		})
+	}
 }

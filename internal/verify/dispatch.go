@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -272,7 +273,33 @@ func (d *Dispatcher) send(ctx context.Context, m *Message) (string, error) {
 		m.DueAt = now.Add(time.Duration(m.Attempts*m.Attempts) * time.Second)
 		return "retry", d.finish(ctx, m, v, "", "", nil, now)
 	}
+	if !unsent(sendErr) {
+		// The request may have reached the provider and its answer got lost:
+		// the message may be delivered and paid for. Another provider would
+		// charge a second time, so it stops here, still counted; the person
+		// can ask for a resend.
+		m.State = MessageUnknown
+		return "unknown", d.finish(ctx, m, v, "send_unknown", m.Provider+":"+m.Error, nil, now)
+	}
 	return d.fail(ctx, m, v, now)
+}
+
+// unsent reports whether a send error means the provider certainly did not
+// take the message: it answered with a refusal, the message was refused
+// before any request, or the connection was never made (a dial error).
+func unsent(err error) bool {
+	var pe *sms.Error
+	if !errors.As(err, &pe) {
+		return false // the context ended: the outcome is unknown
+	}
+	switch pe.Code {
+	case sms.CodeNetwork:
+		var op *net.OpError
+		return errors.As(pe.Err, &op) && op.Op == "dial"
+	case sms.CodeBadResponse:
+		return pe.Status >= 400 // a 2xx whose body was unreadable may have been accepted
+	}
+	return true // the provider's own refusal code, or refused before any request
 }
 
 // route puts m on a step of the chain.
