@@ -79,7 +79,7 @@ func openData(ctx context.Context, cfg config.Config, log *slog.Logger, getenv f
 			return nil, nil, fmt.Errorf("generate keys: %w", gerr)
 		}
 		if len(created) > 0 {
-			if existing {
+			if existing && !onlyReceiptKeys(created) {
 				return nil, nil, fmt.Errorf("key files were missing in %s beside an existing database; new keys were written but cannot read old data: restore the original keys", keysDir)
 			}
 			log.Warn("generated new key files; production keys belong outside the data folder (keys.dir or RINGFENCE_KEY_*)", "dir", keysDir, "files", len(created))
@@ -94,6 +94,18 @@ func openData(ctx context.Context, cfg config.Config, log *slog.Logger, getenv f
 		return nil, nil, fmt.Errorf("open database: %w", err)
 	}
 	return keys, db, nil
+}
+
+// onlyReceiptKeys reports whether every created key file is a receipt
+// signing key, which seals and indexes nothing: a database created before
+// receipts existed gets one without losing anything.
+func onlyReceiptKeys(created []string) bool {
+	for _, path := range created {
+		if !strings.HasPrefix(filepath.Base(path), string(vault.PurposeReceipt)+"-") {
+			return false
+		}
+	}
+	return true
 }
 
 // auditMAC is the MAC stored with each audit row, under the index key.
