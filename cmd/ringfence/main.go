@@ -53,6 +53,12 @@ Usage:
   ringfence audit verify [-public]    recompute the audit log and check it against every
                                       signed checkpoint; names the first bad entry
   ringfence audit checkpoint          sign a checkpoint of the audit log now
+  ringfence report create [-from N] [-to N]
+                                      print the signed transparency report of the period
+                                      between two checkpoints (default: whole log, latest)
+  ringfence report verify [-public] report.json
+                                      recompute every figure of a report from the log and
+                                      its checkpoints; names each figure that does not match
   ringfence config   [-config file]   print the effective configuration, secrets redacted
   ringfence version                   print the version
 
@@ -77,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runStaff(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr, getenv)
+	case "report":
+		return runReport(ctx, args[1:], stdout, stderr, getenv)
 	case "config":
 		return runConfig(args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":

@@ -28,6 +28,7 @@ import (
 	"github.com/ringfence/ringfence/internal/console"
 	"github.com/ringfence/ringfence/internal/fraud"
 	"github.com/ringfence/ringfence/internal/identity"
+	"github.com/ringfence/ringfence/internal/privacy"
 	"github.com/ringfence/ringfence/internal/sms"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/sms/twilio"
@@ -61,6 +62,7 @@ type Main struct {
 	Verify     *verify.Service
 	Identity   *identity.Service
 	Access     *access.Service
+	Privacy    *privacy.Service
 	Dispatcher *verify.Dispatcher
 	AuditLog   *audit.Log
 	Guard      *fraud.Guard // nil when fraud.enabled is false
@@ -124,6 +126,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Access, err = access.NewService(access.DefaultConfig(), db, keys, nil); err != nil {
 		return err
 	}
+	m.Privacy, err = privacy.NewService(privacy.Config{Issuer: cfg.TokenIssuer(), Origin: cfg.AuditOrigin()}, db, keys, nil)
+	if err != nil {
+		return err
+	}
 	m.Dispatcher = verify.NewDispatcher(m.Verify, m.Sender, verify.DispatchConfig{
 		Workers:     cfg.SMS.Workers,
 		SendTimeout: cfg.SMS.SendTimeout,
@@ -150,6 +156,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Keys:         db,
 		Identity:     m.Identity,
 		Access:       m.Access,
+		Privacy:      m.Privacy,
 		Audit:        published,
 		SaveFraud:    m.saveGuard,
 		PublicURL:    cfg.HTTP.PublicURL,
@@ -169,7 +176,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Dispatcher.OnSend = apiSrv.ObserveSend
 	m.Verify.OnRefusal = apiSrv.ObserveFraudRefusal
-	pages, err := console.New(console.Config{Verify: m.Verify, DevInbox: m.DevInbox, Demo: cfg.DemoEnabled(), Logger: m.Log})
+	pages, err := console.New(console.Config{Verify: m.Verify, DevInbox: m.DevInbox, Demo: cfg.DemoEnabled(), Privacy: m.Privacy, Logger: m.Log})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-// Package console serves ringfence's web pages: the demo sign-up and the dev inbox.
+// Package console serves ringfence's web pages: the demo sign-up, the dev inbox and the transparency report.
 package console
 
 import (
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/internal/phone"
+	"github.com/ringfence/ringfence/internal/privacy"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/verify"
 )
@@ -22,8 +23,9 @@ var templateFS embed.FS
 // Config is what the pages need.
 type Config struct {
 	Verify   *verify.Service
-	DevInbox *devinbox.Inbox // nil hides the dev inbox page
-	Demo     bool            // serve the demo sign-up at /
+	DevInbox *devinbox.Inbox  // nil hides the dev inbox page
+	Demo     bool             // serve the demo sign-up at /
+	Privacy  *privacy.Service // nil hides the transparency report page
 	Logger   *slog.Logger
 }
 
@@ -59,6 +61,9 @@ func (c *Console) routes() {
 	if c.cfg.DevInbox != nil {
 		c.mux.HandleFunc("GET /dev/inbox", c.devInbox)
 	}
+	if c.cfg.Privacy != nil {
+		c.mux.HandleFunc("GET /transparency", c.transparency)
+	}
 }
 
 // Handler returns the pages, protected against cross-origin form posts.
@@ -84,6 +89,7 @@ type page struct {
 	Messages  []inboxMessage
 	DevInbox  bool
 	CodeLen   int
+	Report    *reportView
 }
 
 type inboxMessage struct {

@@ -109,6 +109,7 @@ func ParseReport(data []byte) (*SignedReport, json.RawMessage, error) {
 // ReportCheck is what VerifyReport found.
 type ReportCheck struct {
 	Report     *Report
+	Signature  Signature
 	Audit      *audit.Report // how much of the log audit.Verify checked
 	Mismatches []Mismatch    // empty when every figure and the signature match
 }
@@ -133,7 +134,7 @@ func VerifyReport(ctx context.Context, data []byte, rows audit.RowSource, v note
 		return nil, err
 	}
 	r := &sr.Report
-	out := &ReportCheck{Report: r}
+	out := &ReportCheck{Report: r, Signature: sr.Signature}
 	ends := []*audit.Stored{nil, nil}
 	notes := append([][]byte(nil), stored...)
 	for i, b := range []Bound{r.From, r.To} {

@@ -1,0 +1,271 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/ringfence/ringfence/internal/api"
+	"github.com/ringfence/ringfence/internal/console"
+	"github.com/ringfence/ringfence/internal/privacy"
+	"github.com/ringfence/ringfence/internal/verify"
+)
+
+const twilioToken = "twilio-test-auth-token"
+
+// privacyHarness is a harness with accounts, the audit log, the inbound
+// webhook and the privacy routes.
+func privacyHarness(t *testing.T) *harness {
+	t.Helper()
+	pages := map[string]http.Handler{}
+	return newHarness(t, options{identity: true, audit: true, twilio: twilioToken, mount: pages,
+		verify: func(c *verify.Config) { c.InboundNumber = "+14155550100" },
+		configure: func(h *harness, cfg *api.Config) {
+			p, err := privacy.NewService(privacy.Config{Issuer: "ringfence", Origin: auditOrigin}, h.db, h.keys, h.clock.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Privacy = p
+			c, err := console.New(console.Config{Verify: cfg.Verify, Privacy: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages["/"] = c.Handler() // the harness mounts it after configure
+		}})
+}
+
+// receiptKeys reads the published receipt keys.
+func (h *harness) receiptKeys() map[string][]byte {
+	h.t.Helper()
+	r := h.get("", "/v1/transparency/keys").wantStatus(http.StatusOK)
+	var out struct {
+		Keys []struct {
+			KeyID     string `json:"key_id"`
+			PublicKey string `json:"public_key"`
+		}
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		h.t.Fatal(err)
+	}
+	keys := make(map[string][]byte)
+	for _, k := range out.Keys {
+		keys[k.KeyID] = []byte(k.PublicKey)
+	}
+	return keys
+}
+
+// verifyReceipt checks a receipt offline against the published keys.
+func (h *harness) verifyReceipt(raw any) *privacy.Receipt {
+	h.t.Helper()
+	b, _ := json.Marshal(raw)
+	var sig struct {
+		Signature struct {
+			KeyID string `json:"key_id"`
+		}
+	}
+	json.Unmarshal(b, &sig)
+	pub, ok := h.receiptKeys()[sig.Signature.KeyID]
+	if !ok {
+		h.t.Fatalf("the receipt's key %q is not published", sig.Signature.KeyID)
+	}
+	trusted, err := privacy.TrustedKey(sig.Signature.KeyID, string(pub))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rc, err := privacy.VerifyReceipt(b, trusted)
+	if err != nil {
+		h.t.Fatalf("receipt: %v", err)
+	}
+	return rc
+}
+
+func TestConsentAPI(t *testing.T) {
+	h := privacyHarness(t)
+	ok := h.signup(numA, "")
+	sub, ve := ok["subject_id"].(string), ok["id"].(string)
+	other := h.signup(numB, "")
+	path := "/v1/subjects/" + sub + "/consents"
+
+	r := h.post(h.app, path, fmt.Sprintf(`{"purpose":"assistant_calls","channel":"call","action":"grant","evidence":%q}`, ve)).
+		wantStatus(http.StatusCreated)
+	c := r.json()
+	if c["subject_id"] != sub || c["action"] != "grant" || c["method"] != "api" || c["evidence"] != ve {
+		t.Fatalf("grant: %s", r.body)
+	}
+	rc := h.verifyReceipt(c["receipt"])
+	if rc.ReceiptID != c["id"] || rc.Purpose != "assistant_calls" || rc.Number != "+1 ••• ••• 0123" || rc.AuditSeq != uint64(c["audit_seq"].(float64)) {
+		t.Errorf("receipt %+v", rc)
+	}
+	// The audit entry of the change is provable against a checkpoint.
+	h.post(bootstrapKey, "/v1/audit/checkpoints", "").wantStatus(http.StatusCreated)
+	e := h.get(bootstrapKey, fmt.Sprintf("/v1/audit/entries/%d", rc.AuditSeq)).wantStatus(http.StatusOK).json()["entry"].(map[string]any)
+	if e["type"] != "consent.granted" || e["verification_id"] != c["id"] || e["subject_id"] != sub {
+		t.Errorf("audit entry %v", e)
+	}
+
+	// Bad input: a clear 4xx with a stable code, and nothing stored.
+	rows := h.rows()
+	for _, tc := range []struct {
+		name, path, body, ctype string
+		key                     string
+		status                  int
+		code                    string
+	}{
+		{"unknown subject", "/v1/subjects/sub_aaaaaaaaaaaaaaaaaaaaaaaaaa/consents", `{"purpose":"assistant_calls","channel":"call","action":"grant","evidence":"` + ve + `"}`, "", h.app, 404, "not_found"},
+		{"unknown purpose", path, `{"purpose":"marketing","channel":"sms","action":"grant","evidence":"` + ve + `"}`, "", h.app, 400, "invalid_purpose"},
+		{"wrong channel", path, `{"purpose":"assistant_calls","channel":"sms","action":"grant","evidence":"` + ve + `"}`, "", h.app, 400, "invalid_channel"},
+		{"unknown channel", path, `{"purpose":"assistant_sms","channel":"pigeon","action":"grant","evidence":"` + ve + `"}`, "", h.app, 400, "invalid_channel"},
+		{"no evidence", path, `{"purpose":"assistant_sms","channel":"sms","action":"grant"}`, "", h.app, 400, "invalid_evidence"},
+		{"another subject's evidence", path, `{"purpose":"assistant_sms","channel":"sms","action":"grant","evidence":"` + other["id"].(string) + `"}`, "", h.app, 400, "invalid_evidence"},
+		{"bad action", path, `{"purpose":"assistant_sms","channel":"sms","action":"maybe","evidence":"` + ve + `"}`, "", h.app, 400, "invalid_request"},
+		{"missing action", path, `{"purpose":"assistant_sms","channel":"sms","evidence":"` + ve + `"}`, "", h.app, 400, "invalid_request"},
+		{"wrong type", path, `{"purpose":5,"channel":"sms","action":"grant","evidence":"` + ve + `"}`, "", h.app, 400, "invalid_request"},
+		{"unknown field", path, `{"purpose":"assistant_sms","channel":"sms","action":"grant","evidence":"` + ve + `","why":"x"}`, "", h.app, 400, "invalid_request"},
+		{"broken JSON", path, `{"purpose":`, "", h.app, 400, "invalid_json"},
+		{"two objects", path, `{} {}`, "", h.app, 400, "invalid_json"},
+		{"huge body", path, `{"purpose":"` + strings.Repeat("a", 20<<10) + `"}`, "", h.app, 413, "body_too_large"},
+		{"not JSON", path, `purpose=assistant_sms`, "text/plain", h.app, 415, "unsupported_media_type"},
+		{"no key", path, `{}`, "", "", 401, "unauthorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h.do(req{method: "POST", path: tc.path, key: tc.key, body: tc.body, contentType: tc.ctype}).wantError(tc.status, tc.code)
+			if n := h.rows(); n != rows {
+				t.Errorf("a refused request stored %d rows", n-rows)
+			}
+		})
+	}
+	h.get(h.app, "/v1/subjects/sub_aaaaaaaaaaaaaaaaaaaaaaaaaa/consents").wantError(404, "not_found")
+
+	// Withdraw; the list shows the current state and the whole ledger.
+	h.post(h.app, path, `{"purpose":"assistant_calls","channel":"call","action":"withdraw"}`).wantStatus(http.StatusCreated)
+	l := h.get(h.app, path).wantStatus(http.StatusOK).json()
+	cs, recs := l["consents"].([]any), l["records"].([]any)
+	if len(cs) != 1 || cs[0].(map[string]any)["granted"] != false || len(recs) != 2 {
+		t.Fatalf("consents %v", l)
+	}
+	for _, rec := range recs {
+		h.verifyReceipt(rec.(map[string]any)["receipt"])
+	}
+}
+
+func TestConsentSTOPReply(t *testing.T) {
+	h := privacyHarness(t)
+	ok := h.signup(numA, "")
+	sub, ve := ok["subject_id"].(string), ok["id"].(string)
+	path := "/v1/subjects/" + sub + "/consents"
+	h.post(h.app, path, fmt.Sprintf(`{"purpose":"assistant_sms","channel":"sms","action":"grant","evidence":%q}`, ve)).wantStatus(http.StatusCreated)
+	granted := func() bool {
+		for _, c := range h.get(h.app, path).json()["consents"].([]any) {
+			if c := c.(map[string]any); c["purpose"] == "assistant_sms" {
+				return c["granted"].(bool)
+			}
+		}
+		return false
+	}
+	post := func(from, body, sid string, sign bool) *resp {
+		form := url.Values{"From": {from}, "To": {"+14155550100"}, "Body": {body}, "MessageSid": {sid}}
+		sig := "bm90IGEgc2lnbmF0dXJl"
+		if sign {
+			sig = twilioSign(twilioToken, "https://verify.example.com/v1/webhooks/twilio/sms", form)
+		}
+		return h.do(req{method: "POST", path: "/v1/webhooks/twilio/sms", body: form.Encode(),
+			contentType: "application/x-www-form-urlencoded", header: map[string]string{"X-Twilio-Signature": sig}})
+	}
+	post(numA, "STOP", "SM0001", false).wantError(http.StatusForbidden, "forbidden")
+	if !granted() {
+		t.Fatal("an unsigned STOP withdrew the consent")
+	}
+	// A stranger's STOP gets the same answer as the holder's.
+	stranger := post(numC, "STOP", "SM0002", true).wantStatus(http.StatusOK)
+	holder := post(numA, "STOP", "SM0003", true).wantStatus(http.StatusOK)
+	if string(stranger.body) != string(holder.body) {
+		t.Error("the answer tells whether the number has an account")
+	}
+	if granted() {
+		t.Fatal("STOP left the consent granted")
+	}
+	post(numA, "START", "SM0004", true).wantStatus(http.StatusOK)
+	if !granted() {
+		t.Fatal("START did not restore the consent")
+	}
+	recs := h.get(h.app, path).json()["records"].([]any)
+	if len(recs) != 3 || recs[1].(map[string]any)["method"] != "sms_reply" || recs[1].(map[string]any)["evidence"] != "sms:SM0003" {
+		t.Errorf("ledger %v", recs)
+	}
+}
+
+func TestTransparencyAPI(t *testing.T) {
+	h := privacyHarness(t)
+	h.get("", "/v1/transparency/report").wantError(404, "not_found") // no checkpoint yet
+	h.signup(numA, "")
+	from := h.post(bootstrapKey, "/v1/audit/checkpoints", "").wantStatus(http.StatusCreated).json()["size"].(float64)
+	h.clock.Advance(1e9)
+	h.signup(numB, "")
+	to := h.post(bootstrapKey, "/v1/audit/checkpoints", "").wantStatus(http.StatusCreated).json()["size"].(float64)
+
+	// Public: no key needed.
+	r := h.get("", fmt.Sprintf("/v1/transparency/report?from=%d", int(from))).wantStatus(http.StatusOK)
+	sr, raw, err := privacy.ParseReport(r.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr.Report.From.Size != uint64(from) || sr.Report.To.Size != uint64(to) || len(raw) == 0 {
+		t.Errorf("period %+v %+v", sr.Report.From, sr.Report.To)
+	}
+	for _, a := range sr.Report.Accesses {
+		if a.Purpose == privacy.AccessSignup && a.Accesses.Text != "1-9" {
+			t.Errorf("signups %+v", a)
+		}
+	}
+	if held := sr.Report.NumbersHeld; held.AtStart.Text != "1-9" || held.AtEnd.Text != "1-9" {
+		t.Errorf("held %+v", held)
+	}
+	whole := h.get("", "/v1/transparency/report").wantStatus(http.StatusOK).json()["report"].(map[string]any)
+	if whole["from"].(map[string]any)["size"] != 0.0 {
+		t.Errorf("default period starts at %v", whole["from"])
+	}
+
+	h.get("", fmt.Sprintf("/v1/transparency/report?from=%d&to=%d", int(to), int(from))).wantError(400, "invalid_request")
+	h.get("", fmt.Sprintf("/v1/transparency/report?from=%d", int(from)+1)).wantError(404, "not_found")
+	h.get("", "/v1/transparency/report?to=abc").wantError(400, "invalid_request")
+	h.get("", "/v1/transparency/report?from=-1").wantError(400, "invalid_request")
+}
+
+func TestTransparencyPage(t *testing.T) {
+	h := privacyHarness(t)
+	// Pages answer HTML, also for errors, which the OpenAPI check of h.do
+	// does not expect; they are read straight from the handler.
+	page := func(path string) *resp {
+		rec := httptest.NewRecorder()
+		h.handler.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		h.transcript.Write(rec.Body.Bytes())
+		return &resp{t: t, status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	}
+	if r := page("/transparency"); r.status != http.StatusNotFound || !strings.Contains(string(r.body), "no signed checkpoint") {
+		t.Fatalf("before any checkpoint: %d %s", r.status, r.body)
+	}
+	for _, n := range []string{numA, numB, numC} {
+		h.signup(n, "")
+	}
+	h.post(bootstrapKey, "/v1/audit/checkpoints", "").wantStatus(http.StatusCreated)
+	r := page("/transparency")
+	body := string(r.body)
+	if r.status != http.StatusOK || !strings.Contains(r.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("page: %d %s", r.status, r.header)
+	}
+	for _, want := range []string{"<svg", "Sign-up verification", "Legal requests", "<td>1-9</td>", "11.1111%-900%", `href="/v1/transparency/report?from=0&amp;to=`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script") {
+		t.Error("the page needs a script")
+	}
+	if r := page("/transparency?from=x"); r.status != http.StatusBadRequest {
+		t.Errorf("a bad period: %d", r.status)
+	}
+}
