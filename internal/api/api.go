@@ -184,6 +184,7 @@ func (s *Server) routes() {
 	if s.cfg.Privacy != nil {
 		s.route("POST /v1/subjects/{id}/consents", s.changeConsent, appRoles...)
 		s.route("GET /v1/subjects/{id}/consents", s.listConsents, appRoles...)
+		s.route("GET /v1/subjects/{id}/export", s.exportSubject, appRoles...)
 		s.route("GET /v1/transparency/report", s.transparencyReport)
 		s.route("GET /v1/transparency/keys", s.transparencyKeys)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ringfence/ringfence/internal/audit"
 	"github.com/ringfence/ringfence/internal/privacy"
 )
 
@@ -133,5 +135,23 @@ func (s *Server) transparencyKeys(w http.ResponseWriter, r *http.Request) error 
 	slices.SortFunc(out.Keys, func(a, b receiptKey) int { return cmp.Compare(a.KeyID, b.KeyID) })
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// exportSubject answers everything held about a subject, numbers in full:
+// the caller proves the person is present with ?evidence=, a verification of
+// the subject's number approved in the last minutes. Each number read is
+// logged with the purpose user_export, and a fresh checkpoint covers it.
+func (s *Server) exportSubject(w http.ResponseWriter, r *http.Request) error {
+	var checkpoint func(context.Context) (*audit.Stored, error)
+	if s.cfg.Audit != nil {
+		checkpoint = s.cfg.Audit.Log.Checkpoint
+	}
+	x, err := s.cfg.Privacy.Export(r.Context(), r.PathValue("id"), r.URL.Query().Get("evidence"), callerOf(r.Context()).keyID, checkpoint)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, x)
 	return nil
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,8 +11,10 @@ import (
 	"testing"
 
 	"github.com/ringfence/ringfence/internal/api"
+	"github.com/ringfence/ringfence/internal/audit"
 	"github.com/ringfence/ringfence/internal/console"
 	"github.com/ringfence/ringfence/internal/privacy"
+	"github.com/ringfence/ringfence/internal/vault"
 	"github.com/ringfence/ringfence/internal/verify"
 )
 
@@ -267,5 +270,69 @@ func TestTransparencyPage(t *testing.T) {
 	}
 	if r := page("/transparency?from=x"); r.status != http.StatusBadRequest {
 		t.Errorf("a bad period: %d", r.status)
+	}
+}
+
+func TestExportAPI(t *testing.T) {
+	h := privacyHarness(t)
+	ok := h.signup(numA, "")
+	sub, ve := ok["subject_id"].(string), ok["id"].(string)
+	other := h.signup(numB, "")
+	h.post(h.app, "/v1/subjects/"+sub+"/consents", fmt.Sprintf(`{"purpose":"assistant_sms","channel":"sms","action":"grant","evidence":%q}`, ve)).
+		wantStatus(http.StatusCreated)
+	path := "/v1/subjects/" + sub + "/export?evidence="
+
+	rows := h.rows()
+	h.get(h.app, path+other["id"].(string)).wantError(400, "invalid_evidence")
+	h.get(h.app, path).wantError(400, "invalid_evidence")
+	h.get(h.app, "/v1/subjects/sub_aaaaaaaaaaaaaaaaaaaaaaaaaa/export?evidence="+ve).wantError(404, "not_found")
+	h.get("", path+ve).wantError(401, "unauthorized")
+	if n := h.rows(); n != rows {
+		t.Errorf("refused exports stored %d rows", n-rows)
+	}
+
+	// The export holds the full number, which no other response may: it is
+	// read straight from the handler, checked against openapi.json, and
+	// kept out of the leak check's transcript.
+	hr := httptest.NewRequest("GET", path+ve, nil)
+	hr.Header.Set("Authorization", "Bearer "+h.app)
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, hr)
+	r := &resp{t: t, status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	validateResponse(t, hr, r, false)
+	r.wantStatus(http.StatusOK)
+	x := r.json()["export"].(map[string]any)
+	if n := x["numbers"].([]any)[0].(map[string]any); n["e164"] != numA || n["masked"] != "+1 ••• ••• 0123" {
+		t.Errorf("numbers %v", x["numbers"])
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Error("an export may be cached")
+	}
+	// Its own read of the number is in it, proven by a fresh checkpoint.
+	log := x["audit"].(map[string]any)
+	entries := log["entries"].([]any)
+	last := entries[len(entries)-1].(map[string]any)
+	if last["type"] != "number.accessed" || last["purpose"] != "user_export" || last["seq"] != log["checkpoint"].(map[string]any)["size"] {
+		t.Errorf("last entry %v", last)
+	}
+	if len(x["consents"].([]any)) != 1 {
+		t.Errorf("consents %v", x["consents"])
+	}
+	// And the person checks the whole document offline.
+	priv, _, err := h.keys.Signer(vault.PurposeCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := audit.NewVerifier(auditOrigin, priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := h.receiptKeys()["receipt-1"]
+	trusted, err := privacy.TrustedKey("receipt-1", string(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := privacy.VerifyExport(r.body, trusted, v); err != nil {
+		t.Errorf("the export does not verify: %v", err)
 	}
 }

@@ -49,6 +49,8 @@ type Tx interface {
 	Subject(id string) (*identity.Subject, error)
 	// BindingByIndex reads a binding for update; identity.ErrNotFound if none.
 	BindingByIndex(phoneIndex []byte) (*identity.Binding, error)
+	// BindingsOf lists a subject's bindings for update, newest first.
+	BindingsOf(subjectID string) ([]*identity.Binding, error)
 	// AuditSize returns the seq of the last audit event, including those
 	// appended in this transaction.
 	AuditSize() (uint64, error)

@@ -1,10 +1,7 @@
 package privacy
 
 import (
-	"bytes"
 	"crypto/ed25519"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -73,21 +70,9 @@ func (s *Service) receipt(c *Consent, masked string) (*SignedReceipt, error) {
 // trusted key it names. It returns the receipt, or an error that wraps
 // ErrSignature when the receipt was changed or signed by another key.
 func VerifyReceipt(data []byte, trusted map[string]ed25519.PublicKey) (*Receipt, error) {
-	var doc struct {
-		Receipt   json.RawMessage `json:"receipt"`
-		Signature Signature       `json:"signature"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil || len(doc.Receipt) == 0 {
-		return nil, errors.New("privacy: not a signed receipt")
-	}
-	if err := verifySignature(domainReceipt, doc.Receipt, doc.Signature, trusted); err != nil {
-		return nil, err
-	}
 	var r Receipt
-	dec := json.NewDecoder(bytes.NewReader(doc.Receipt))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("privacy: receipt: %w", err)
+	if err := openSigned(data, "receipt", domainReceipt, trusted, &r); err != nil {
+		return nil, err
 	}
 	if _, err := time.Parse(time.RFC3339, r.IssuedAt); err != nil {
 		return nil, fmt.Errorf("privacy: receipt: issued_at: %w", err)

@@ -126,3 +126,26 @@ func TrustedKey(keyID, publicKey string) (map[string]ed25519.PublicKey, error) {
 	}
 	return map[string]ed25519.PublicKey{keyID: ed25519.PublicKey(b)}, nil
 }
+
+// openSigned reads a signed document, {"<field>": {...}, "signature":
+// {...}}, checks the signature over the object under domain, and decodes
+// the object strictly (no unknown field) into dst.
+func openSigned(data []byte, field, domain string, trusted map[string]ed25519.PublicKey, dst any) error {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil || len(doc[field]) == 0 || len(doc["signature"]) == 0 {
+		return fmt.Errorf("privacy: not a signed %s", field)
+	}
+	var sig Signature
+	if err := json.Unmarshal(doc["signature"], &sig); err != nil {
+		return fmt.Errorf("%w: malformed signature", ErrSignature)
+	}
+	if err := verifySignature(domain, doc[field], sig, trusted); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc[field]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return fmt.Errorf("privacy: %s: %w", field, err)
+	}
+	return nil
+}

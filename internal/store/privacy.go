@@ -6,11 +6,13 @@ import (
 	"fmt"
 
 	"github.com/ringfence/ringfence/internal/privacy"
+	"github.com/ringfence/ringfence/internal/verify"
 )
 
 var (
-	_ privacy.Store = (*DB)(nil)
-	_ privacy.Tx    = (*tx)(nil)
+	_ privacy.Store       = (*DB)(nil)
+	_ privacy.ExportStore = (*DB)(nil)
+	_ privacy.Tx          = (*tx)(nil)
 )
 
 const consentColumns = `id, subject_id, purpose, channel, action, method, evidence, phone_index, actor, at, audit_seq, receipt`
@@ -72,4 +74,22 @@ func (t *tx) AuditSize() (uint64, error) {
 		return 0, fmt.Errorf("audit size: %w", err)
 	}
 	return uint64(n), nil
+}
+
+// VerificationsOf lists the verifications that name a subject, oldest first.
+func (db *DB) VerificationsOf(ctx context.Context, subjectID string) ([]*verify.Verification, error) {
+	rows, err := db.query(ctx, `SELECT `+verificationColumns+` FROM verifications WHERE subject_id = ? ORDER BY created_at, id`, subjectID)
+	if err != nil {
+		return nil, fmt.Errorf("read verifications: %w", err)
+	}
+	defer rows.Close()
+	var vs []*verify.Verification
+	for rows.Next() {
+		v, err := scanVerification(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read verifications: %w", err)
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
 }

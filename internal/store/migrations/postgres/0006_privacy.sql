@@ -19,3 +19,6 @@ CREATE TABLE consents (
 	receipt     TEXT    NOT NULL
 );
 CREATE INDEX consents_subject ON consents (subject_id, audit_seq);
+
+-- A subject's verifications, for its export.
+CREATE INDEX verifications_subject ON verifications (subject_id, created_at);
