@@ -9,6 +9,12 @@ import (
 	"github.com/ringfence/ringfence/internal/verify"
 )
 
+// Log attribute keys of consent replies.
+const (
+	attrSubject = "subject"
+	attrChanges = "changes"
+)
+
 // emptyTwiML answers Twilio without sending a reply message.
 const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 
@@ -65,7 +71,7 @@ func (s *Server) consentReply(r *http.Request, from, body, sid string) error {
 	}
 	if len(changes) > 0 {
 		s.log.InfoContext(r.Context(), "consent changed by sms reply", attrRequestID, stateOf(r.Context()).requestID(),
-			"subject", changes[0].SubjectID, "changes", len(changes))
+			attrSubject, changes[0].SubjectID, attrChanges, len(changes))
 	}
 	return nil
 }
