@@ -126,10 +126,6 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Access, err = access.NewService(access.DefaultConfig(), db, keys, nil); err != nil {
 		return err
 	}
-	m.Privacy, err = privacy.NewService(privacy.Config{Issuer: cfg.TokenIssuer(), Origin: cfg.AuditOrigin()}, db, keys, nil)
-	if err != nil {
-		return err
-	}
 	m.Dispatcher = verify.NewDispatcher(m.Verify, m.Sender, verify.DispatchConfig{
 		Workers:     cfg.SMS.Workers,
 		SendTimeout: cfg.SMS.SendTimeout,
@@ -148,6 +144,10 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.AuditLog = auditLog
+	m.Privacy, err = privacy.NewService(privacy.Config{Issuer: cfg.TokenIssuer(), Origin: cfg.AuditOrigin(), Checkpoint: auditLog.Checkpoint}, db, keys, nil)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

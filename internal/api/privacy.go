@@ -2,7 +2,6 @@ package api
 
 import (
 	"cmp"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ringfence/ringfence/internal/audit"
 	"github.com/ringfence/ringfence/internal/privacy"
 )
 
@@ -143,11 +141,7 @@ func (s *Server) transparencyKeys(w http.ResponseWriter, r *http.Request) error 
 // the subject's number approved in the last minutes. Each number read is
 // logged with the purpose user_export, and a fresh checkpoint covers it.
 func (s *Server) exportSubject(w http.ResponseWriter, r *http.Request) error {
-	var checkpoint func(context.Context) (*audit.Stored, error)
-	if s.cfg.Audit != nil {
-		checkpoint = s.cfg.Audit.Log.Checkpoint
-	}
-	x, err := s.cfg.Privacy.Export(r.Context(), r.PathValue("id"), r.URL.Query().Get("evidence"), callerOf(r.Context()).keyID, checkpoint)
+	x, err := s.cfg.Privacy.Export(r.Context(), r.PathValue("id"), r.URL.Query().Get("evidence"), callerOf(r.Context()).keyID)
 	if err != nil {
 		return err
 	}

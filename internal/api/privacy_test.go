@@ -28,7 +28,8 @@ func privacyHarness(t *testing.T) *harness {
 	return newHarness(t, options{identity: true, audit: true, twilio: twilioToken, mount: pages,
 		verify: func(c *verify.Config) { c.InboundNumber = "+14155550100" },
 		configure: func(h *harness, cfg *api.Config) {
-			p, err := privacy.NewService(privacy.Config{Issuer: "ringfence", Origin: auditOrigin}, h.db, h.keys, h.clock.Now)
+			p, err := privacy.NewService(privacy.Config{Issuer: "ringfence", Origin: auditOrigin, Checkpoint: cfg.Audit.Log.Checkpoint},
+				h.db, h.keys, h.clock.Now)
 			if err != nil {
 				t.Fatal(err)
 			}

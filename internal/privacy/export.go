@@ -114,11 +114,10 @@ type ExportStore interface {
 // verification of the subject's current number approved within
 // ExportFreshness (else ErrInvalidEvidence). Each full number read is an
 // audit event number.accessed with purpose user_export, appended before
-// the read. checkpoint signs a checkpoint covering those events (nil uses
-// the latest one), and every audit entry about the subject up to it comes
-// with its inclusion proof.
-func (s *Service) Export(ctx context.Context, subjectID, evidence, actor string,
-	checkpoint func(context.Context) (*audit.Stored, error)) (*SignedExport, error) {
+// the read. Config.Checkpoint then signs a checkpoint covering those events
+// (without it, the latest one is used), and every audit entry about the
+// subject up to it comes with its inclusion proof.
+func (s *Service) Export(ctx context.Context, subjectID, evidence, actor string) (*SignedExport, error) {
 	es, ok := s.store.(ExportStore)
 	if !ok {
 		return nil, errors.New("privacy: the store cannot export")
@@ -205,8 +204,8 @@ func (s *Service) Export(ctx context.Context, subjectID, evidence, actor string,
 	}
 
 	var cp *audit.Stored
-	if checkpoint != nil {
-		cp, err = checkpoint(ctx)
+	if s.cfg.Checkpoint != nil {
+		cp, err = s.cfg.Checkpoint(ctx)
 	} else {
 		cp, err = s.store.LatestCheckpoint(ctx)
 	}

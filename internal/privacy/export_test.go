@@ -24,7 +24,7 @@ func TestExport(t *testing.T) {
 	}
 	e.clock.Advance(time.Hour)
 	login := e.prove(number(1), verify.PurposeLogin, "")
-	x, err := e.svc.Export(ctx, sub, login.ID, "key_app", e.log.Checkpoint)
+	x, err := e.svc.Export(ctx, sub, login.ID, "key_app")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,16 +118,20 @@ func TestExportRefusals(t *testing.T) {
 		{"malformed subject", "sub", fresh.ID, privacy.ErrNotFound},
 	} {
 		before := e.auditSize()
-		if _, err := e.svc.Export(ctx, tc.subject, tc.evidence, "key_app", nil); !errors.Is(err, tc.want) {
+		if _, err := e.svc.Export(ctx, tc.subject, tc.evidence, "key_app"); !errors.Is(err, tc.want) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
 		if e.auditSize() != before {
 			t.Errorf("%s: a refused export was logged", tc.name)
 		}
 	}
-	// Without a checkpoint function the latest one is used; the export's
-	// own reads come after it and are not yet proven.
-	x, err := e.svc.Export(ctx, signup.SubjectID, fresh.ID, "key_app", nil)
+	// Without a checkpoint function the latest one is used (none here); the
+	// export's own reads come after it and are not yet proven.
+	svc, err := privacy.NewService(privacy.Config{Issuer: "ringfence-test", Origin: origin}, e.db, e.keys, e.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := svc.Export(ctx, signup.SubjectID, fresh.ID, "key_app")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,9 @@ type Config struct {
 	Issuer string
 	// Origin is the audit log's origin, which signs its checkpoints.
 	Origin string
+	// Checkpoint, when set, signs a checkpoint of the audit log now; an
+	// export uses it to prove its own reads. Nil uses the latest one.
+	Checkpoint func(context.Context) (*audit.Stored, error)
 }
 
 // Service runs the consent ledger and produces transparency reports.

@@ -80,9 +80,6 @@ func newEnv(t *testing.T) *env {
 	vc.InboundNumber = inbound
 	e.verify = verify.NewService(vc, e.db, keys, e.clock.Now, nil)
 	e.verify.SetAccounts(identity.NewService(identity.DefaultConfig(), e.db, keys, e.clock.Now))
-	if e.svc, err = privacy.NewService(privacy.Config{Issuer: "ringfence-test", Origin: origin}, e.db, keys, e.clock.Now); err != nil {
-		t.Fatal(err)
-	}
 	priv, _, err := keys.Signer(vault.PurposeCheckpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +92,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.log = audit.NewLog(e.db, origin, signer, e.clock.Now)
+	if e.svc, err = privacy.NewService(privacy.Config{Issuer: "ringfence-test", Origin: origin, Checkpoint: e.log.Checkpoint}, e.db, keys, e.clock.Now); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
