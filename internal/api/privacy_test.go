@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringfence/ringfence/internal/api"
 	"github.com/ringfence/ringfence/internal/audit"
@@ -34,7 +36,7 @@ func privacyHarness(t *testing.T) *harness {
 				t.Fatal(err)
 			}
 			cfg.Privacy = p
-			c, err := console.New(console.Config{Verify: cfg.Verify, Privacy: p})
+			c, err := console.New(console.Config{Verify: cfg.Verify, Privacy: p, Identity: h.ident, Keys: h.keys, Now: h.clock.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,5 +337,133 @@ func TestExportAPI(t *testing.T) {
 	}
 	if _, err := privacy.VerifyExport(r.body, trusted, v); err != nil {
 		t.Errorf("the export does not verify: %v", err)
+	}
+}
+
+// browser is a minimal cookie-keeping client of the pages, straight on the
+// handler (pages answer HTML, which the OpenAPI check does not expect).
+type browser struct {
+	h      *harness
+	cookie string
+}
+
+func (b *browser) do(method, path string, form url.Values) *resp {
+	b.h.t.Helper()
+	var body *strings.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	} else {
+		body = strings.NewReader("")
+	}
+	hr := httptest.NewRequest(method, path, body)
+	if form != nil {
+		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if b.cookie != "" {
+		hr.Header.Set("Cookie", b.cookie)
+	}
+	rec := httptest.NewRecorder()
+	b.h.handler.ServeHTTP(rec, hr)
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "rf_privacy" {
+			b.cookie = c.Name + "=" + c.Value
+			if c.MaxAge < 0 {
+				b.cookie = ""
+			}
+		}
+	}
+	return &resp{t: b.h.t, status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+var hiddenID = regexp.MustCompile(`name="id" value="(ve_[a-z2-7]+)"`)
+
+// signIn signs in to the privacy centre with e164 and returns the sign-in page.
+func (b *browser) signIn(e164 string) *resp {
+	b.h.t.Helper()
+	before := len(b.h.inbox.Messages(e164))
+	r := b.do("POST", "/privacy/start", url.Values{"phone": {e164}})
+	m := hiddenID.FindStringSubmatch(string(r.body))
+	if r.status != http.StatusOK || m == nil {
+		b.h.t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	code := b.h.waitMessages(e164, before+1)[0]
+	return b.do("POST", "/privacy/check", url.Values{"id": {m[1]}, "code": {code}})
+}
+
+func TestPrivacyCentre(t *testing.T) {
+	h := privacyHarness(t)
+	ok := h.signup(numA, "")
+	sub := ok["subject_id"].(string)
+	b := &browser{h: h}
+
+	if r := b.do("GET", "/privacy/me", nil); r.status != http.StatusSeeOther || r.header.Get("Location") != "/privacy" {
+		t.Fatalf("signed out: %d %s", r.status, r.header)
+	}
+	if r := b.do("GET", "/privacy", nil); r.status != http.StatusOK || !strings.Contains(string(r.body), `action="/privacy/start"`) {
+		t.Fatalf("sign-in page: %d", r.status)
+	}
+	// A wrong code keeps the person on the code page.
+	h.clock.Advance(2 * time.Minute) // the per-number cooldown since the signup
+	r := b.do("POST", "/privacy/start", url.Values{"phone": {numA}})
+	id := hiddenID.FindStringSubmatch(string(r.body))[1]
+	h.waitMessages(numA, 2)
+	if r := b.do("POST", "/privacy/check", url.Values{"id": {id}, "code": {"000000"}}); r.status != http.StatusOK ||
+		!strings.Contains(string(r.body), "not right") || b.cookie != "" {
+		t.Fatalf("wrong code: %d %q", r.status, b.cookie)
+	}
+
+	h.clock.Advance(2 * time.Minute)
+	if r := b.signIn(numA); r.status != http.StatusSeeOther || b.cookie == "" {
+		t.Fatalf("sign in: %d %s", r.status, r.body)
+	}
+	page := string(b.do("GET", "/privacy/me", nil).wantStatus(http.StatusOK).body)
+	for _, want := range []string{"&#43;1 ••• ••• 0123", sub, "Allow assistant_calls by call"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the centre lacks %q", want)
+		}
+	}
+	h.transcript.WriteString(page)
+
+	// Allow, then withdraw, a consent: each is a ledger record with the
+	// sign-in verification as its evidence.
+	for _, action := range []string{"grant", "withdraw"} {
+		r := b.do("POST", "/privacy/consents", url.Values{"purpose": {"assistant_calls"}, "channel": {"call"}, "action": {action}})
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("%s: %d %s", action, r.status, r.body)
+		}
+	}
+	recs := h.get(h.app, "/v1/subjects/"+sub+"/consents").json()["records"].([]any)
+	if len(recs) != 2 || recs[1].(map[string]any)["action"] != "withdraw" || !strings.HasPrefix(recs[1].(map[string]any)["evidence"].(string), "ve_") {
+		t.Fatalf("ledger %v", recs)
+	}
+	if r := b.do("POST", "/privacy/consents", url.Values{"purpose": {"marketing"}, "channel": {"sms"}, "action": {"grant"}}); r.status != http.StatusBadRequest {
+		t.Errorf("an unknown purpose: %d", r.status)
+	}
+
+	// The export downloads, with the full number (kept out of the leak
+	// check's transcript: it is the person's own).
+	x := b.do("GET", "/privacy/export", nil).wantStatus(http.StatusOK)
+	if !strings.Contains(x.header.Get("Content-Disposition"), "attachment") || !strings.Contains(string(x.body), `"e164": "`+numA+`"`) {
+		t.Errorf("export: %s %.200s", x.header, x.body)
+	}
+
+	// A forged or altered cookie is no session.
+	other := &browser{h: h, cookie: strings.Replace(b.cookie, "ve_", "ve_a", 1)}
+	if r := other.do("GET", "/privacy/me", nil); r.status != http.StatusSeeOther {
+		t.Errorf("an altered cookie: %d", r.status)
+	}
+	// The session ends with the freshness of the sign-in.
+	h.clock.Advance(privacy.ExportFreshness + time.Second)
+	if r := b.do("GET", "/privacy/me", nil); r.status != http.StatusSeeOther {
+		t.Errorf("a stale session: %d", r.status)
+	}
+	// A number with no account cannot sign in, and is told only that the code is wrong.
+	c := &browser{h: h}
+	r = c.do("POST", "/privacy/start", url.Values{"phone": {numC}})
+	if r.status != http.StatusOK || !hiddenID.Match(r.body) {
+		t.Fatalf("start for a stranger: %d", r.status)
+	}
+	if r := c.do("POST", "/privacy/check", url.Values{"id": {hiddenID.FindStringSubmatch(string(r.body))[1]}, "code": {"123456"}}); r.status != http.StatusOK || c.cookie != "" {
+		t.Errorf("a stranger signed in: %d", r.status)
 	}
 }
