@@ -100,3 +100,32 @@ func TestReportCommands(t *testing.T) {
 		t.Error("verify of a missing file succeeded")
 	}
 }
+
+// A data folder made before receipts existed gets a receipt key on the next
+// start; any other key missing beside a database still stops the start.
+func TestReceiptKeyBesideExistingData(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"RINGFENCE_DATA_DIR": dir}
+	migrate := func() error {
+		return run(context.Background(), []string{"migrate"}, io.Discard, io.Discard, func(k string) string { return env[k] })
+	}
+	if err := migrate(); err != nil {
+		t.Fatal(err)
+	}
+	keyDir := filepath.Join(dir, "keys")
+	if err := os.Remove(filepath.Join(keyDir, "receipt-1.key")); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(); err != nil {
+		t.Fatalf("without a receipt key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(keyDir, "receipt-1.key")); err != nil {
+		t.Fatalf("no receipt key generated: %v", err)
+	}
+	if err := os.Remove(filepath.Join(keyDir, "number-1.key")); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("without the number key: %v", err)
+	}
+}
