@@ -59,6 +59,10 @@ Usage:
   ringfence report verify [-public] report.json
                                       recompute every figure of a report from the log and
                                       its checkpoints; names each figure that does not match
+  ringfence receipt verify -key receipt-N:BASE64 [-log-key KEY] file.json
+                                      check a consent receipt or a subject export offline,
+                                      with the keys published at /v1/transparency/keys
+                                      (and /v1/audit/checkpoints for an export)
   ringfence config   [-config file]   print the effective configuration, secrets redacted
   ringfence version                   print the version
 
@@ -85,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runAudit(ctx, args[1:], stdout, stderr, getenv)
 	case "report":
 		return runReport(ctx, args[1:], stdout, stderr, getenv)
+	case "receipt":
+		return runReceipt(ctx, args[1:], stdout, stderr)
 	case "config":
 		return runConfig(args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":

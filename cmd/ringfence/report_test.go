@@ -37,6 +37,10 @@ func TestReportCommands(t *testing.T) {
 	if st != 201 || out["receipt"] == nil {
 		t.Fatalf("consent: %d %v", st, out)
 	}
+	receipt, _ := json.Marshal(out["receipt"])
+	_, keys := c.do("GET", "/v1/transparency/keys", nil)
+	k := keys["keys"].([]any)[0].(map[string]any)
+	receiptKey := k["key_id"].(string) + ":" + k["public_key"].(string)
 	stop() // signs a last checkpoint
 
 	env := map[string]string{"RINGFENCE_DATA_DIR": dir}
@@ -90,6 +94,16 @@ func TestReportCommands(t *testing.T) {
 	}
 	if _, err := cmd("report", "verify", path); err == nil || !strings.Contains(err.Error(), "entry 1") {
 		t.Fatalf("a changed log entry: %v", err)
+	}
+
+	// The person checks their receipt offline with the published key alone.
+	write(string(receipt))
+	if out, err := cmd("receipt", "verify", "-key", receiptKey, path); err != nil || !strings.Contains(out, "receipt OK: grant security_alerts") {
+		t.Fatalf("receipt: %q %v", out, err)
+	}
+	write(strings.Replace(string(receipt), `"grant"`, `"withdraw"`, 1))
+	if _, err := cmd("receipt", "verify", "-key", receiptKey, path); err == nil || !strings.Contains(err.Error(), "receipt FAILED") {
+		t.Fatalf("a changed receipt: %v", err)
 	}
 
 	// Usage errors.
