@@ -447,6 +447,14 @@ func TestPrivacyCentre(t *testing.T) {
 		t.Errorf("export: %s %.200s", x.header, x.body)
 	}
 
+	// The same as a readable page.
+	data := string(b.do("GET", "/privacy/data", nil).wantStatus(http.StatusOK).body)
+	for _, want := range []string{"&#43;" + numA[1:], "consent.granted", "number.accessed (user_export)", "assistant_calls by call"} {
+		if !strings.Contains(data, want) {
+			t.Errorf("the data page lacks %q", want)
+		}
+	}
+
 	// A forged or altered cookie is no session.
 	other := &browser{h: h, cookie: strings.Replace(b.cookie, "ve_", "ve_a", 1)}
 	if r := other.do("GET", "/privacy/me", nil); r.status != http.StatusSeeOther {

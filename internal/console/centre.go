@@ -203,16 +203,33 @@ func (c *Console) centreConsent(w http.ResponseWriter, r *http.Request, v *verif
 	}
 }
 
-// centreExport downloads everything held about the signed-in subject.
-func (c *Console) centreExport(w http.ResponseWriter, r *http.Request, v *verify.Verification) {
+// export gathers everything held about the signed-in subject; false when
+// it answered the request itself.
+func (c *Console) export(w http.ResponseWriter, r *http.Request, v *verify.Verification) (*privacy.SignedExport, bool) {
 	x, err := c.cfg.Privacy.Export(r.Context(), v.SubjectID, v.ID, centreActor)
 	if errors.Is(err, privacy.ErrInvalidEvidence) || errors.Is(err, privacy.ErrNotFound) {
 		c.setSession(w, r, "", -1)
 		http.Redirect(w, r, "/privacy", http.StatusSeeOther)
-		return
+		return nil, false
 	}
 	if err != nil {
 		c.centreError(w, "privacy centre export", err)
+		return nil, false
+	}
+	return x, true
+}
+
+// centreExportPage shows the export as a readable page.
+func (c *Console) centreExportPage(w http.ResponseWriter, r *http.Request, v *verify.Verification) {
+	if x, ok := c.export(w, r, v); ok {
+		c.render(w, http.StatusOK, "export.html", page{Title: "Your data", Export: &x.Export})
+	}
+}
+
+// centreExport downloads everything held about the signed-in subject.
+func (c *Console) centreExport(w http.ResponseWriter, r *http.Request, v *verify.Verification) {
+	x, ok := c.export(w, r, v)
+	if !ok {
 		return
 	}
 	body, err := json.MarshalIndent(x, "", "  ")

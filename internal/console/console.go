@@ -80,6 +80,7 @@ func (c *Console) routes() {
 		c.mux.HandleFunc("GET /privacy/me", c.signedIn(c.centreMe))
 		c.mux.HandleFunc("POST /privacy/consents", c.signedIn(c.centreConsent))
 		c.mux.HandleFunc("GET /privacy/export", c.signedIn(c.centreExport))
+		c.mux.HandleFunc("GET /privacy/data", c.signedIn(c.centreExportPage))
 		c.mux.HandleFunc("POST /privacy/signout", c.centreSignOut)
 	}
 }
@@ -109,6 +110,7 @@ type page struct {
 	CodeLen   int
 	Report    *reportView
 	Centre    *centreView
+	Export    *privacy.Export
 	Heading   string // of the number form; "" for the demo's
 	Intro     string
 	Action    string // where the number or code form posts; "" for the demo's
