@@ -157,7 +157,7 @@ func VerifyReport(ctx context.Context, data []byte, rows audit.RowSource, v note
 	if err != nil {
 		return out, err
 	}
-	want, err := ComputeReport(ctx, rows, r.Origin, ends[0], ends[1])
+	want, err := ComputeReport(ctx, rows, v.Name(), ends[0], ends[1])
 	if err != nil {
 		return out, err
 	}

@@ -185,6 +185,7 @@ func TestVerifyReport(t *testing.T) {
 		"signup share": {func(r map[string]any) {
 			r["accesses"].([]any)[0].(map[string]any)["share_of_held"].(map[string]any)["text"] = "100%"
 		}, "accesses.signup_verification.share_of_held"},
+		"origin": {func(r map[string]any) { r["origin"] = "another.example.com/audit" }, "origin"},
 		"row dropped": {func(r map[string]any) {
 			r["accesses"] = r["accesses"].([]any)[1:]
 		}, "accesses.signup_verification.accesses"},
