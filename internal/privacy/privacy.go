@@ -96,6 +96,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	reports map[[2]uint64]*SignedReport // by (from, to): a period's report never changes
+	// computing lets one report be computed at a time: each reads the log
+	// from its start, and the report is public.
+	computing sync.Mutex
 }
 
 // NewService returns a Service; now may be nil for time.Now. The keyring

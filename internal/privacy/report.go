@@ -297,11 +297,18 @@ func (s *Service) Report(ctx context.Context, from, to uint64) (*SignedReport, e
 		return nil, fmt.Errorf("%w: from is after to", ErrInvalidRequest)
 	}
 	key := [2]uint64{from, end.Size}
-	s.mu.Lock()
-	cached := s.reports[key]
-	s.mu.Unlock()
-	if cached != nil {
-		return cached, nil
+	cached := func() *SignedReport {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.reports[key]
+	}
+	if r := cached(); r != nil {
+		return r, nil
+	}
+	s.computing.Lock()
+	defer s.computing.Unlock()
+	if r := cached(); r != nil { // computed while this one waited
+		return r, nil
 	}
 	var start *audit.Stored
 	if from > 0 {

@@ -253,3 +253,25 @@ func TestVerifyReportForeign(t *testing.T) {
 		t.Errorf("mismatches %v, want only the signature", check.Mismatches)
 	}
 }
+
+// Concurrent requests for one period compute it once and share the answer.
+func TestReportConcurrent(t *testing.T) {
+	e := newEnv(t)
+	from, _ := e.period()
+	out := make(chan *privacy.SignedReport, 8)
+	for range 8 {
+		go func() {
+			r, err := e.svc.Report(t.Context(), from.Size, 0)
+			if err != nil {
+				t.Error(err)
+			}
+			out <- r
+		}()
+	}
+	first := <-out
+	for range 7 {
+		if r := <-out; r != first {
+			t.Error("a period's report was computed twice")
+		}
+	}
+}
