@@ -21,8 +21,8 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 // twilioInbound receives a text a person sent to the service's number
 // (Twilio's incoming-message webhook). It checks X-Twilio-Signature, then
 // hands the sender and the text to the consent ledger (STOP, START) and the
-// verify service. Whether or not the
-// text approved anything, Twilio gets the same empty answer.
+// verify service. Whether or not the text changed anything, Twilio gets the
+// same empty answer.
 func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {

@@ -262,8 +262,8 @@ func (k *Keyring) Pseudonym(audienceID, subjectID string) string {
 
 // Signer returns the newest Ed25519 private key of p, whose seed is the key,
 // and its version. p must be a signing purpose (PurposeToken,
-// PurposeCheckpoint or PurposeReceipt), else the
-// error is ErrNoKey. The returned key is a copy.
+// PurposeCheckpoint or PurposeReceipt), else the error is ErrNoKey. The
+// returned key is a copy.
 func (k *Keyring) Signer(p Purpose) (ed25519.PrivateKey, uint32, error) {
 	if !p.signing() {
 		return nil, 0, fmt.Errorf("%w: purpose %q has no signing key", ErrNoKey, p)
