@@ -136,13 +136,19 @@ func (c *Console) centreCheck(w http.ResponseWriter, r *http.Request) {
 
 // signedIn serves h to a signed-in person, and sends anyone else to sign in.
 func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, v *verify.Verification)) http.HandlerFunc {
+	return gate(c.session, "/privacy", h)
+}
+
+// gate serves h to the requests session finds signed in, with who signed
+// in, and redirects the others to login.
+func gate[T any](session func(*http.Request) *T, login string, h func(http.ResponseWriter, *http.Request, *T)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v := c.session(r)
-		if v == nil {
-			http.Redirect(w, r, "/privacy", http.StatusSeeOther)
+		who := session(r)
+		if who == nil {
+			http.Redirect(w, r, login, http.StatusSeeOther)
 			return
 		}
-		h(w, r, v)
+		h(w, r, who)
 	}
 }
 

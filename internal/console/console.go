@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringfence/ringfence/internal/access"
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/phone"
 	"github.com/ringfence/ringfence/internal/privacy"
@@ -31,8 +32,10 @@ type Config struct {
 	// Identity and Keys, beside Privacy, turn on the privacy centre at /privacy.
 	Identity *identity.Service
 	Keys     *vault.Keyring
-	Logger   *slog.Logger
-	Now      func() time.Time // nil means time.Now
+	// Access turns on the staff console at /staff.
+	Access *access.Service
+	Logger *slog.Logger
+	Now    func() time.Time // nil means time.Now
 }
 
 // Console serves the web pages.
@@ -83,6 +86,14 @@ func (c *Console) routes() {
 		c.mux.HandleFunc("GET /privacy/data", c.signedIn(c.centreExportPage))
 		c.mux.HandleFunc("POST /privacy/signout", c.centreSignOut)
 	}
+	if c.cfg.Access != nil {
+		c.mux.HandleFunc("GET /staff", c.staffLoginForm)
+		c.mux.HandleFunc("POST /staff/login", c.staffLogin)
+		c.mux.HandleFunc("POST /staff/logout", c.staffLogout)
+		c.mux.HandleFunc("GET /staff/reveals", c.staffOnly(c.staffReveals))
+		c.mux.HandleFunc("GET /staff/reveals/{id}", c.staffOnly(c.staffReveal))
+		c.mux.HandleFunc("POST /staff/reveals/{id}/{decision}", c.staffOnly(c.staffDecide))
+	}
 }
 
 // Handler returns the pages, protected against cross-origin form posts.
@@ -111,6 +122,7 @@ type page struct {
 	Report    *reportView
 	Centre    *centreView
 	Export    *privacy.Export
+	Staff     *staffView
 	Heading   string // of the number form; "" for the demo's
 	Intro     string
 	Action    string // where the number or code form posts; "" for the demo's
