@@ -110,6 +110,22 @@ func TestStaffConsoleApprovals(t *testing.T) {
 		t.Errorf("approval events by %v", got)
 	}
 
+	// The requester sees the number once, on the console; then never again.
+	mine := string(rq.do("GET", "/staff/reveals?status=approved", nil).wantStatus(http.StatusOK).body)
+	if !strings.Contains(mine, `id="use-`+id+`"`) {
+		t.Fatalf("no reveal button for the requester: %s", mine)
+	}
+	if r := v.do("POST", "/staff/reveals/"+id+"/use", url.Values{}); r.status != http.StatusForbidden {
+		t.Errorf("the viewer used the reveal: %d", r.status)
+	}
+	shown := rq.do("POST", "/staff/reveals/"+id+"/use", url.Values{}).wantStatus(http.StatusOK)
+	if !strings.Contains(string(shown.body), "&#43;"+numA[1:]) || shown.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("the reveal page: %s %s", shown.header, shown.body)
+	}
+	if r := rq.do("POST", "/staff/reveals/"+id+"/use", url.Values{}); r.status != http.StatusConflict || strings.Contains(string(r.body), numA[2:]) {
+		t.Errorf("a second use: %d", r.status)
+	}
+
 	// Signing out ends the session.
 	v.do("POST", "/staff/logout", url.Values{})
 	if r := v.do("GET", "/staff/reveals", nil); r.status != http.StatusSeeOther {

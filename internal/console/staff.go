@@ -23,6 +23,7 @@ type staffView struct {
 	Reveals  []revealRow
 	Reveal   *revealRow
 	Status   string // of the queue shown
+	Number   string // the full number of a reveal just used, shown once
 }
 
 type revealRow struct {
@@ -156,6 +157,15 @@ func (c *Console) staffDecide(w http.ResponseWriter, r *http.Request, st *access
 		_, err = c.cfg.Access.Approve(r.Context(), st, id)
 	case "deny":
 		_, err = c.cfg.Access.Deny(r.Context(), st, id, r.PostForm.Get("reason"))
+	case "use":
+		var rv *access.Revealed
+		if rv, err = c.cfg.Access.Use(r.Context(), st, id); err == nil {
+			// Shown once: the page is not cached (Cache-Control: no-store)
+			// and the request is now used.
+			row := c.row(rv.Reveal)
+			c.staffPage(w, http.StatusOK, &staffView{Staff: st, Approver: approver(st.Role), Reveal: &row, Number: rv.E164}, "")
+			return
+		}
 	default:
 		err = access.ErrNotFound
 	}
@@ -180,6 +190,9 @@ func (c *Console) staffError(w http.ResponseWriter, st *access.Staff, err error)
 		{access.ErrAlreadyApproved, http.StatusConflict, "You already approved this request."},
 		{access.ErrClosed, http.StatusConflict, "The request is no longer pending."},
 		{access.ErrExpired, http.StatusConflict, "The request expired."},
+		{access.ErrNotApproved, http.StatusConflict, "The request does not have its approvals yet."},
+		{access.ErrDenied, http.StatusConflict, "The request was denied."},
+		{access.ErrUsed, http.StatusConflict, "The number was already revealed once."},
 		{access.ErrInvalidRequest, http.StatusBadRequest, "Something in the form is not right (a denial needs a reason)."},
 	} {
 		if errors.Is(err, e.err) {
