@@ -177,7 +177,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Dispatcher.OnSend = apiSrv.ObserveSend
 	m.Verify.OnRefusal = apiSrv.ObserveFraudRefusal
 	pages, err := console.New(console.Config{Verify: m.Verify, DevInbox: m.DevInbox, Demo: cfg.DemoEnabled(),
-		Privacy: m.Privacy, Identity: m.Identity, Keys: keys, Access: m.Access, Logger: m.Log})
+		Privacy: m.Privacy, Identity: m.Identity, Keys: keys, Access: m.Access, AuditLog: db, Logger: m.Log})
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func TestStaffConsoleApprovals(t *testing.T) {
 	opts.mount = pages
 	opts.configure = func(h *harness, cfg *api.Config) {
 		configure(h, cfg)
-		c, err := console.New(console.Config{Verify: cfg.Verify, Access: cfg.Access, Now: h.clock.Now})
+		c, err := console.New(console.Config{Verify: cfg.Verify, Access: cfg.Access, AuditLog: h.db, Now: h.clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,6 +124,24 @@ func TestStaffConsoleApprovals(t *testing.T) {
 	}
 	if r := rq.do("POST", "/staff/reveals/"+id+"/use", url.Values{}); r.status != http.StatusConflict || strings.Contains(string(r.body), numA[2:]) {
 		t.Errorf("a second use: %d", r.status)
+	}
+
+	// The audit browser shows every step, filtered, each linked to its proof;
+	// any staff role may read it.
+	log := string(v.do("GET", "/staff/audit?type=reveal.&subject="+sub, nil).wantStatus(http.StatusOK).body)
+	for _, want := range []string{"reveal.requested (tos_review)", "reveal.approved (tos_review)", "reveal.used (tos_review)", `href="/v1/audit/proofs/inclusion/`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the audit page lacks %q", want)
+		}
+	}
+	if strings.Contains(log, "verification.started") {
+		t.Error("the type filter let another type through")
+	}
+	if r := v.do("GET", "/staff/audit?before=abc", nil); r.status != http.StatusBadRequest {
+		t.Errorf("a bad page: %d", r.status)
+	}
+	if r := anon.do("GET", "/staff/audit", nil); r.status != http.StatusSeeOther {
+		t.Errorf("the audit log without signing in: %d", r.status)
 	}
 
 	// Signing out ends the session.

@@ -32,10 +32,12 @@ type Config struct {
 	// Identity and Keys, beside Privacy, turn on the privacy centre at /privacy.
 	Identity *identity.Service
 	Keys     *vault.Keyring
-	// Access turns on the staff console at /staff.
-	Access *access.Service
-	Logger *slog.Logger
-	Now    func() time.Time // nil means time.Now
+	// Access turns on the staff console at /staff; with AuditLog, its
+	// audit browser too.
+	Access   *access.Service
+	AuditLog AuditLog
+	Logger   *slog.Logger
+	Now      func() time.Time // nil means time.Now
 }
 
 // Console serves the web pages.
@@ -93,6 +95,9 @@ func (c *Console) routes() {
 		c.mux.HandleFunc("GET /staff/reveals", c.staffOnly(c.staffReveals))
 		c.mux.HandleFunc("GET /staff/reveals/{id}", c.staffOnly(c.staffReveal))
 		c.mux.HandleFunc("POST /staff/reveals/{id}/{decision}", c.staffOnly(c.staffDecide))
+		if c.cfg.AuditLog != nil {
+			c.mux.HandleFunc("GET /staff/audit", c.staffOnly(c.staffAudit))
+		}
 	}
 }
 

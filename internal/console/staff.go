@@ -24,6 +24,7 @@ type staffView struct {
 	Reveal   *revealRow
 	Status   string // of the queue shown
 	Number   string // the full number of a reveal just used, shown once
+	Audit    *auditView
 }
 
 type revealRow struct {
