@@ -10,7 +10,26 @@ import (
 	"github.com/ringfence/ringfence/internal/access"
 	"github.com/ringfence/ringfence/internal/api"
 	"github.com/ringfence/ringfence/internal/console"
+	"github.com/ringfence/ringfence/internal/fraud"
 )
+
+// staffConsoleHarness mounts the staff console on a harness made with opts
+// (which must turn staff access on).
+func staffConsoleHarness(t *testing.T, opts options) *harness {
+	t.Helper()
+	pages := map[string]http.Handler{}
+	configure := opts.configure
+	opts.mount = pages
+	opts.configure = func(h *harness, cfg *api.Config) {
+		configure(h, cfg)
+		c, err := console.New(console.Config{Verify: cfg.Verify, Access: cfg.Access, AuditLog: h.db, Now: h.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages["/"] = c.Handler()
+	}
+	return newHarness(t, opts)
+}
 
 // staffBrowser keeps the staff console's cookie.
 type staffBrowser struct{ browser }
@@ -31,19 +50,7 @@ func (b *staffBrowser) signIn(m member) *resp {
 // is approved by two approvers on the console; a viewer sees the queue but
 // cannot open the approval page, and the requester cannot approve.
 func TestStaffConsoleApprovals(t *testing.T) {
-	opts := withAccess(t)
-	pages := map[string]http.Handler{}
-	configure := opts.configure
-	opts.mount = pages
-	opts.configure = func(h *harness, cfg *api.Config) {
-		configure(h, cfg)
-		c, err := console.New(console.Config{Verify: cfg.Verify, Access: cfg.Access, AuditLog: h.db, Now: h.clock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages["/"] = c.Handler()
-	}
-	h := newHarness(t, opts)
+	h := staffConsoleHarness(t, withAccess(t))
 	sub := h.signup(numA, "")["subject_id"].(string)
 	reqr := h.addStaff("req@example.com", access.RoleReviewer)
 	a1, a2 := h.addStaff("a1@example.com", access.RoleApprover), h.addStaff("a2@example.com", access.RoleApprover)
@@ -148,5 +155,27 @@ func TestStaffConsoleApprovals(t *testing.T) {
 	v.do("POST", "/staff/logout", url.Values{})
 	if r := v.do("GET", "/staff/reveals", nil); r.status != http.StatusSeeOther {
 		t.Errorf("after sign-out: %d", r.status)
+	}
+}
+
+func TestStaffConsoleFraud(t *testing.T) {
+	off := staffConsoleHarness(t, withAccess(t))
+	b := &staffBrowser{browser{h: off}}
+	b.signIn(off.addStaff("viewer@example.com", access.RoleViewer))
+	if page := string(b.do("GET", "/staff/fraud", nil).wantStatus(http.StatusOK).body); !strings.Contains(page, `id="off"`) {
+		t.Errorf("guard off: %s", page)
+	}
+
+	opts := withAccess(t)
+	opts.guard = func(*fraud.Config) {}
+	h := staffConsoleHarness(t, opts)
+	h.post(bootstrapKey, "/v1/fraud/lists", `{"kind":"country","value":"de","action":"block","reason":"abuse wave"}`).wantStatus(http.StatusCreated)
+	b = &staffBrowser{browser{h: h}}
+	b.signIn(h.addStaff("viewer@example.com", access.RoleViewer))
+	page := string(b.do("GET", "/staff/fraud", nil).wantStatus(http.StatusOK).body)
+	for _, want := range []string{`id="stats"`, "country <code>DE</code>", "abuse wave", `id="no-breakers"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the fraud page lacks %q: %s", want, page)
+		}
 	}
 }

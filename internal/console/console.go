@@ -95,6 +95,7 @@ func (c *Console) routes() {
 		c.mux.HandleFunc("GET /staff/reveals", c.staffOnly(c.staffReveals))
 		c.mux.HandleFunc("GET /staff/reveals/{id}", c.staffOnly(c.staffReveal))
 		c.mux.HandleFunc("POST /staff/reveals/{id}/{decision}", c.staffOnly(c.staffDecide))
+		c.mux.HandleFunc("GET /staff/fraud", c.staffOnly(c.staffFraud))
 		if c.cfg.AuditLog != nil {
 			c.mux.HandleFunc("GET /staff/audit", c.staffOnly(c.staffAudit))
 		}

@@ -25,6 +25,7 @@ type staffView struct {
 	Status   string // of the queue shown
 	Number   string // the full number of a reveal just used, shown once
 	Audit    *auditView
+	Fraud    *fraudView
 }
 
 type revealRow struct {
