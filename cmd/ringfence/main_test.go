@@ -40,9 +40,18 @@ func (s *syncBuffer) String() string {
 // startMain runs the whole service in-process on 127.0.0.1:0 with its defaults.
 func startMain(t *testing.T, dir string, logs io.Writer) (*Main, func()) {
 	t.Helper()
+	return startMainWith(t, dir, logs, nil)
+}
+
+// startMainWith is startMain with changes to the default configuration.
+func startMainWith(t *testing.T, dir string, logs io.Writer, change func(*config.Config)) (*Main, func()) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	if change != nil {
+		change(&cfg)
+	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := NewMain(cfg, func(string) string { return "" }, log, io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
