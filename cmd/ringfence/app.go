@@ -79,7 +79,7 @@ func openData(ctx context.Context, cfg config.Config, log *slog.Logger, getenv f
 			return nil, nil, fmt.Errorf("generate keys: %w", gerr)
 		}
 		if len(created) > 0 {
-			if existing {
+			if existing && !onlyReceiptKeys(created) {
 				return nil, nil, fmt.Errorf("key files were missing in %s beside an existing database; new keys were written but cannot read old data: restore the original keys", keysDir)
 			}
 			log.Warn("generated new key files; production keys belong outside the data folder (keys.dir or RINGFENCE_KEY_*)", "dir", keysDir, "files", len(created))
@@ -118,6 +118,20 @@ func addTombstoneKey(keys *vault.Keyring, dir string, getenv func(string) string
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
 	return keys, nil
+}
+
+// onlyReceiptKeys reports whether every created key file is of a purpose
+// that seals and indexes nothing of the existing data (receipt signing, or
+// tombstones, which start empty): a database created before those existed
+// gets them without losing anything.
+func onlyReceiptKeys(created []string) bool {
+	for _, path := range created {
+		base := filepath.Base(path)
+		if !strings.HasPrefix(base, string(vault.PurposeReceipt)+"-") && !strings.HasPrefix(base, string(vault.PurposeTombstone)+"-") {
+			return false
+		}
+	}
+	return true
 }
 
 // auditMAC is the MAC stored with each audit row, under the index key.

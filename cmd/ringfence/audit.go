@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/ringfence/ringfence/internal/audit"
+	"github.com/ringfence/ringfence/internal/store"
 	"github.com/ringfence/ringfence/internal/vault"
 )
 
@@ -45,28 +48,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 
 	origin := cfg.AuditOrigin()
-	// Checkpoints signed before a rotation of the checkpoint key verify
-	// under the older versions, which stay in the key folder.
-	pubs := keys.PublicKeys(vault.PurposeCheckpoint)
-	var set []ed25519.PublicKey
-	for _, ver := range keys.Versions(vault.PurposeCheckpoint) {
-		set = append(set, pubs[ver])
-	}
-	v, err := audit.NewVerifierSet(origin, set)
+	v, notes, check, err := logChecks(ctx, origin, keys, db, *public)
 	if err != nil {
 		return err
-	}
-	stored, err := db.Checkpoints(ctx, 1<<30)
-	if err != nil {
-		return err
-	}
-	notes := make([][]byte, len(stored))
-	for i, c := range stored {
-		notes[i] = c.Note
-	}
-	var check func(msg, stored []byte) bool
-	if !*public {
-		check = func(msg, mac []byte) bool { return keys.CheckMAC(mac, "audit-row", msg) }
 	}
 	rep, err := audit.Verify(ctx, db, notes, v, check)
 	var bad *audit.BadEntryError
@@ -82,4 +66,33 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fmt.Fprintf(stdout, "audit log OK: %d entries, %d signed checkpoints (the latest covers %d entries), origin %s\n",
 		rep.Rows, rep.Checkpoints, rep.Checkpointed, origin)
 	return nil
+}
+
+// logChecks returns what audit.Verify needs to check the log: the verifier
+// of its checkpoints, every stored checkpoint, and the row MAC check (nil
+// when public: only what the checkpoints show, as an outsider can check).
+func logChecks(ctx context.Context, origin string, keys *vault.Keyring, db *store.DB, public bool) (note.Verifier, [][]byte, func(msg, stored []byte) bool, error) {
+	// Checkpoints signed before a rotation of the checkpoint key verify
+	// under the older versions, which stay in the key folder.
+	pubs := keys.PublicKeys(vault.PurposeCheckpoint)
+	var set []ed25519.PublicKey
+	for _, ver := range keys.Versions(vault.PurposeCheckpoint) {
+		set = append(set, pubs[ver])
+	}
+	v, err := audit.NewVerifierSet(origin, set)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stored, err := db.Checkpoints(ctx, 1<<30)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	notes := make([][]byte, len(stored))
+	for i, c := range stored {
+		notes[i] = c.Note
+	}
+	if public {
+		return v, notes, nil, nil
+	}
+	return v, notes, func(msg, mac []byte) bool { return keys.CheckMAC(mac, "audit-row", msg) }, nil
 }

@@ -58,6 +58,16 @@ Usage:
   ringfence audit verify [-public]    recompute the audit log and check it against every
                                       signed checkpoint; names the first bad entry
   ringfence audit checkpoint          sign a checkpoint of the audit log now
+  ringfence report create [-from N] [-to N]
+                                      print the signed transparency report of the period
+                                      between two checkpoints (default: whole log, latest)
+  ringfence report verify [-public] report.json
+                                      recompute every figure of a report from the log and
+                                      its checkpoints; names each figure that does not match
+  ringfence receipt verify -key receipt-N:BASE64 [-log-key KEY] file.json
+                                      check a consent receipt or a subject export offline,
+                                      with the keys published at /v1/transparency/keys
+                                      (and /v1/audit/checkpoints for an export)
   ringfence config   [-config file]   print the effective configuration, secrets redacted
   ringfence simulate [-seed N] [-hours H] [-signups N]
                                       replay simulated sign-ups and SMS-pumping attacks
@@ -85,6 +95,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runStaff(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr, getenv)
+	case "report":
+		return runReport(ctx, args[1:], stdout, stderr, getenv)
+	case "receipt":
+		return runReceipt(ctx, args[1:], stdout, stderr)
 	case "config":
 		return runConfig(args[1:], stdout, stderr, getenv)
 	case "simulate":

@@ -29,6 +29,7 @@ import (
 	"github.com/ringfence/ringfence/internal/console"
 	"github.com/ringfence/ringfence/internal/fraud"
 	"github.com/ringfence/ringfence/internal/identity"
+	"github.com/ringfence/ringfence/internal/privacy"
 	"github.com/ringfence/ringfence/internal/sms"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/store"
@@ -60,6 +61,7 @@ type Main struct {
 	Verify     *verify.Service
 	Identity   *identity.Service
 	Access     *access.Service
+	Privacy    *privacy.Service
 	Dispatcher *verify.Dispatcher
 	AuditLog   *audit.Log
 	Guard      *fraud.Guard // nil when fraud.enabled is false
@@ -152,6 +154,10 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.AuditLog = auditLog
+	m.Privacy, err = privacy.NewService(privacy.Config{Issuer: cfg.TokenIssuer(), Origin: cfg.AuditOrigin(), Checkpoint: auditLog.Checkpoint}, db, keys, nil)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -160,6 +166,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Keys:         db,
 		Identity:     m.Identity,
 		Access:       m.Access,
+		Privacy:      m.Privacy,
 		Audit:        published,
 		SaveFraud:    m.saveGuard,
 		PublicURL:    cfg.HTTP.PublicURL,
@@ -180,7 +187,8 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Dispatcher.OnSend = apiSrv.ObserveSend
 	m.Verify.OnRefusal = apiSrv.ObserveFraudRefusal
-	pages, err := console.New(console.Config{Verify: m.Verify, DevInbox: m.DevInbox, Demo: cfg.DemoEnabled(), Logger: m.Log})
+	pages, err := console.New(console.Config{Verify: m.Verify, DevInbox: m.DevInbox, Demo: cfg.DemoEnabled(),
+		Privacy: m.Privacy, Identity: m.Identity, Keys: keys, Access: m.Access, AuditLog: db, Logger: m.Log})
 	if err != nil {
 		return err
 	}

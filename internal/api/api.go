@@ -14,6 +14,7 @@ import (
 	"github.com/ringfence/ringfence/internal/access"
 	"github.com/ringfence/ringfence/internal/apikey"
 	"github.com/ringfence/ringfence/internal/identity"
+	"github.com/ringfence/ringfence/internal/privacy"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/verify"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	Audit *Audit
 	// Access serves staff logins and reveal requests; nil leaves those routes out.
 	Access *access.Service
+	// Privacy serves the consent ledger, STOP/START replies and the
+	// transparency report; nil leaves those routes out.
+	Privacy *privacy.Service
 	// TwilioAuthToken, when set, turns on Twilio's inbound-message webhook
 	// (POST /v1/webhooks/twilio/sms), whose X-Twilio-Signature it checks.
 	TwilioAuthToken string
@@ -179,6 +183,13 @@ func (s *Server) routes() {
 		s.staffRoute("POST /v1/reveals/{id}/approve", s.approveReveal, false)
 		s.staffRoute("POST /v1/reveals/{id}/deny", s.denyReveal, false)
 		s.staffRoute("POST /v1/reveals/{id}/use", s.useReveal, false)
+	}
+	if s.cfg.Privacy != nil {
+		s.route("POST /v1/subjects/{id}/consents", s.changeConsent, appRoles...)
+		s.route("GET /v1/subjects/{id}/consents", s.listConsents, appRoles...)
+		s.route("GET /v1/subjects/{id}/export", s.exportSubject, appRoles...)
+		s.route("GET /v1/transparency/report", s.transparencyReport)
+		s.route("GET /v1/transparency/keys", s.transparencyKeys)
 	}
 	if s.cfg.TwilioAuthToken != "" {
 		s.route("POST /v1/webhooks/twilio/sms", s.twilioInbound)

@@ -9,6 +9,7 @@ import (
 	"github.com/ringfence/ringfence/internal/access"
 	"github.com/ringfence/ringfence/internal/apikey"
 	"github.com/ringfence/ringfence/internal/identity"
+	"github.com/ringfence/ringfence/internal/privacy"
 	"github.com/ringfence/ringfence/internal/verify"
 )
 
@@ -79,6 +80,8 @@ const (
 	codeSubjectErased         = "subject_erased"
 	codeUnknownMessage        = "unknown_message"
 	codeReceiptReplayed       = "receipt_replayed"
+	codeInvalidChannel        = "invalid_channel"
+	codeInvalidEvidence       = "invalid_evidence"
 )
 
 // errorKind is what a client sees of an error: a status, a stable code and a
@@ -145,6 +148,13 @@ var errorTable = []struct {
 	{is(access.ErrUsed), errorKind{409, codeRevealUsed, "The reveal was already used."}},
 	{is(access.ErrExpired), errorKind{409, codeRevealExpired, "The reveal request expired."}},
 	{as[*access.LockedError], errorKind{423, codeLocked, "Too many failed logins; the account is locked for a while."}},
+
+	// Consents and the transparency report.
+	{is(privacy.ErrNotFound), errorKind{404, codeNotFound, "Not found."}},
+	{is(privacy.ErrInvalidRequest), errorKind{400, codeInvalidRequest, "The request is missing a field or has a field with a bad value."}},
+	{is(privacy.ErrInvalidPurpose), errorKind{400, codeInvalidPurpose, "The purpose is not one a consent may be given for."}},
+	{is(privacy.ErrInvalidChannel), errorKind{400, codeInvalidChannel, "The channel is unknown or not one this purpose may use."}},
+	{is(privacy.ErrInvalidEvidence), errorKind{400, codeInvalidEvidence, "The evidence is not an approved verification of this subject's current number."}},
 }
 
 func is(target error) func(error) bool {

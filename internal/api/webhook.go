@@ -9,13 +9,20 @@ import (
 	"github.com/ringfence/ringfence/internal/verify"
 )
 
+// Log attribute keys of consent replies.
+const (
+	attrSubject = "subject"
+	attrChanges = "changes"
+)
+
 // emptyTwiML answers Twilio without sending a reply message.
 const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 
 // twilioInbound receives a text a person sent to the service's number
 // (Twilio's incoming-message webhook). It checks X-Twilio-Signature, then
-// hands the sender and the text to the verify service. Whether or not the
-// text approved anything, Twilio gets the same empty answer.
+// hands the sender and the text to the consent ledger (STOP, START) and the
+// verify service. Whether or not the text changed anything, Twilio gets the
+// same empty answer.
 func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
@@ -29,6 +36,9 @@ func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) error {
 		return errBadSignature
 	}
 	from, body, sid := r.PostForm.Get("From"), r.PostForm.Get("Body"), r.PostForm.Get("MessageSid")
+	if err := s.consentReply(r, from, body, sid); err != nil {
+		return err
+	}
 	_, err := s.cfg.Verify.Inbound(r.Context(), from, body, sid)
 	switch {
 	case err == nil:
@@ -45,6 +55,24 @@ func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(emptyTwiML))
+	return nil
+}
+
+// consentReply lets a STOP or START text change the sender's SMS consents
+// before the text goes on to the verifications; it is deduplicated by the
+// message id on its own, so a retry after a failure here still applies it.
+func (s *Server) consentReply(r *http.Request, from, body, sid string) error {
+	if s.cfg.Privacy == nil {
+		return nil
+	}
+	_, changes, err := s.cfg.Privacy.Reply(r.Context(), from, body, sid)
+	if err != nil {
+		return err
+	}
+	if len(changes) > 0 {
+		s.log.InfoContext(r.Context(), "consent changed by sms reply", attrRequestID, stateOf(r.Context()).requestID(),
+			attrSubject, changes[0].SubjectID, attrChanges, len(changes))
+	}
 	return nil
 }
 

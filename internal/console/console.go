@@ -1,4 +1,4 @@
-// Package console serves ringfence's web pages: the demo sign-up and the dev inbox.
+// Package console serves ringfence's web pages: the demo sign-up, the dev inbox and the transparency report.
 package console
 
 import (
@@ -11,8 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringfence/ringfence/internal/access"
+	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/phone"
+	"github.com/ringfence/ringfence/internal/privacy"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
+	"github.com/ringfence/ringfence/internal/vault"
 	"github.com/ringfence/ringfence/internal/verify"
 )
 
@@ -22,9 +26,18 @@ var templateFS embed.FS
 // Config is what the pages need.
 type Config struct {
 	Verify   *verify.Service
-	DevInbox *devinbox.Inbox // nil hides the dev inbox page
-	Demo     bool            // serve the demo sign-up at /
+	DevInbox *devinbox.Inbox  // nil hides the dev inbox page
+	Demo     bool             // serve the demo sign-up at /
+	Privacy  *privacy.Service // nil hides the transparency report page
+	// Identity and Keys, beside Privacy, turn on the privacy centre at /privacy.
+	Identity *identity.Service
+	Keys     *vault.Keyring
+	// Access turns on the staff console at /staff; with AuditLog, its
+	// audit browser too.
+	Access   *access.Service
+	AuditLog AuditLog
 	Logger   *slog.Logger
+	Now      func() time.Time // nil means time.Now
 }
 
 // Console serves the web pages.
@@ -38,6 +51,9 @@ type Console struct {
 func New(cfg Config) (*Console, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	t, err := template.New("").Funcs(template.FuncMap{
 		"since": func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
@@ -58,6 +74,31 @@ func (c *Console) routes() {
 	}
 	if c.cfg.DevInbox != nil {
 		c.mux.HandleFunc("GET /dev/inbox", c.devInbox)
+	}
+	if c.cfg.Privacy != nil {
+		c.mux.HandleFunc("GET /transparency", c.transparency)
+	}
+	if c.cfg.Privacy != nil && c.cfg.Identity != nil && c.cfg.Keys != nil {
+		c.mux.HandleFunc("GET /privacy", c.centreForm)
+		c.mux.HandleFunc("POST /privacy/start", c.centreStart)
+		c.mux.HandleFunc("POST /privacy/check", c.centreCheck)
+		c.mux.HandleFunc("GET /privacy/me", c.signedIn(c.centreMe))
+		c.mux.HandleFunc("POST /privacy/consents", c.signedIn(c.centreConsent))
+		c.mux.HandleFunc("GET /privacy/export", c.signedIn(c.centreExport))
+		c.mux.HandleFunc("GET /privacy/data", c.signedIn(c.centreExportPage))
+		c.mux.HandleFunc("POST /privacy/signout", c.centreSignOut)
+	}
+	if c.cfg.Access != nil {
+		c.mux.HandleFunc("GET /staff", c.staffLoginForm)
+		c.mux.HandleFunc("POST /staff/login", c.staffLogin)
+		c.mux.HandleFunc("POST /staff/logout", c.staffLogout)
+		c.mux.HandleFunc("GET /staff/reveals", c.staffOnly(c.staffReveals))
+		c.mux.HandleFunc("GET /staff/reveals/{id}", c.staffOnly(c.staffReveal))
+		c.mux.HandleFunc("POST /staff/reveals/{id}/{decision}", c.staffOnly(c.staffDecide))
+		c.mux.HandleFunc("GET /staff/fraud", c.staffOnly(c.staffFraud))
+		if c.cfg.AuditLog != nil {
+			c.mux.HandleFunc("GET /staff/audit", c.staffOnly(c.staffAudit))
+		}
 	}
 }
 
@@ -84,6 +125,13 @@ type page struct {
 	Messages  []inboxMessage
 	DevInbox  bool
 	CodeLen   int
+	Report    *reportView
+	Centre    *centreView
+	Export    *privacy.Export
+	Staff     *staffView
+	Heading   string // of the number form; "" for the demo's
+	Intro     string
+	Action    string // where the number or code form posts; "" for the demo's
 }
 
 type inboxMessage struct {
@@ -155,18 +203,25 @@ func (c *Console) demoStart(w http.ResponseWriter, r *http.Request) {
 		Actor:   "demo",
 	})
 	if err != nil {
-		status := http.StatusBadRequest
-		if errors.As(err, new(*verify.RateLimitError)) {
-			status = http.StatusTooManyRequests
-		} else if !isClientError(err) {
-			status = http.StatusInternalServerError
-			c.cfg.Logger.Error("demo start", "err", err)
-		}
+		status := c.startStatus(err, "demo start")
 		// The number the person typed is shown back to them in their own form only.
 		c.render(w, status, "demo.html", page{Title: "Sign up", Country: country, Phone: raw, Error: demoMessage(err)})
 		return
 	}
 	c.render(w, http.StatusOK, "code.html", page{Title: "Enter your code", V: started.Verification})
+}
+
+// startStatus is the status of a page answering a refused start; an
+// internal error is logged as what.
+func (c *Console) startStatus(err error, what string) int {
+	switch {
+	case errors.As(err, new(*verify.RateLimitError)):
+		return http.StatusTooManyRequests
+	case isClientError(err):
+		return http.StatusBadRequest
+	}
+	c.cfg.Logger.Error(what, "err", err)
+	return http.StatusInternalServerError
 }
 
 func isClientError(err error) bool {

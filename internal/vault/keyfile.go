@@ -306,7 +306,7 @@ func newKey(p Purpose, v uint32, secret []byte) (*key, error) {
 		if kv.aead, err = cipher.NewGCMWithRandomNonce(block); err != nil {
 			return nil, fmt.Errorf("vault: number key %d: %w", v, err)
 		}
-	case PurposeToken, PurposeCheckpoint:
+	case PurposeToken, PurposeCheckpoint, PurposeReceipt:
 		kv.signer = ed25519.NewKeyFromSeed(secret)
 	}
 	return kv, nil

@@ -38,12 +38,17 @@ const (
 	// PurposeTombstone keys HMAC-SHA-256 tombstones of erased numbers. It is
 	// optional: a keyring without it loads, and TombstoneIndexes is ErrNoKey.
 	PurposeTombstone Purpose = "tombstone"
+	// PurposeReceipt is the Ed25519 seed that signs consent receipts and
+	// transparency reports. It seals and indexes nothing, so a missing one
+	// may be generated beside existing data.
+	PurposeReceipt Purpose = "receipt"
 )
 
 // purposes lists every purpose, in the order keys are generated and reported.
 var purposes = []Purpose{
 	PurposeNumber, PurposeIndex, PurposePepper,
 	PurposePseudonym, PurposeToken, PurposeCheckpoint, PurposeTombstone,
+	PurposeReceipt,
 }
 
 // optional reports whether a keyring may load without a key of p.
@@ -58,7 +63,9 @@ func (p Purpose) valid() bool {
 	return false
 }
 
-func (p Purpose) signing() bool { return p == PurposeToken || p == PurposeCheckpoint }
+func (p Purpose) signing() bool {
+	return p == PurposeToken || p == PurposeCheckpoint || p == PurposeReceipt
+}
 
 // Errors returned by this package.
 var (
@@ -269,8 +276,9 @@ func (k *Keyring) Pseudonym(audienceID, subjectID string) string {
 }
 
 // Signer returns the newest Ed25519 private key of p, whose seed is the key,
-// and its version. p must be PurposeToken or PurposeCheckpoint, else the
-// error is ErrNoKey. The returned key is a copy.
+// and its version. p must be a signing purpose (PurposeToken,
+// PurposeCheckpoint or PurposeReceipt), else the error is ErrNoKey. The
+// returned key is a copy.
 func (k *Keyring) Signer(p Purpose) (ed25519.PrivateKey, uint32, error) {
 	if !p.signing() {
 		return nil, 0, fmt.Errorf("%w: purpose %q has no signing key", ErrNoKey, p)
@@ -280,8 +288,8 @@ func (k *Keyring) Signer(p Purpose) (ed25519.PrivateKey, uint32, error) {
 }
 
 // PublicKeys returns the Ed25519 public key of every version of p, for
-// verifying tokens or checkpoints signed before a rotation. It is empty
-// unless p is PurposeToken or PurposeCheckpoint.
+// verifying tokens, checkpoints or receipts signed before a rotation. It is
+// empty unless p is a signing purpose.
 func (k *Keyring) PublicKeys(p Purpose) map[uint32]ed25519.PublicKey {
 	out := make(map[uint32]ed25519.PublicKey)
 	if !p.signing() {

@@ -318,7 +318,7 @@ func TestPseudonym(t *testing.T) {
 
 func TestSigner(t *testing.T) {
 	k, _ := newKeyring(t)
-	for _, p := range []Purpose{PurposeToken, PurposeCheckpoint} {
+	for _, p := range []Purpose{PurposeToken, PurposeCheckpoint, PurposeReceipt} {
 		priv, v, err := k.Signer(p)
 		if err != nil || v != 1 {
 			t.Fatalf("Signer(%s) = _, %d, %v", p, v, err)
@@ -336,8 +336,9 @@ func TestSigner(t *testing.T) {
 	}
 	tok, _, _ := k.Signer(PurposeToken)
 	chk, _, _ := k.Signer(PurposeCheckpoint)
-	if bytes.Equal(tok, chk) {
-		t.Error("token and checkpoint keys are equal")
+	rec, _, _ := k.Signer(PurposeReceipt)
+	if bytes.Equal(tok, chk) || bytes.Equal(rec, chk) || bytes.Equal(rec, tok) {
+		t.Error("token, checkpoint and receipt keys are not distinct")
 	}
 	for _, p := range []Purpose{PurposeNumber, PurposeIndex, "bogus"} {
 		if _, _, err := k.Signer(p); !errors.Is(err, ErrNoKey) {
