@@ -162,7 +162,14 @@ func (s *Service) Export(ctx context.Context, subjectID, evidence, actor string)
 				VerificationID: evidence, SubjectID: sub.ID, PhoneIndex: b.PhoneIndex, Detail: "export", At: now}); err != nil {
 				return err
 			}
-			e164, err := s.keys.Open(b.PhoneSealed, []byte("binding:"+b.SubjectID))
+			wrapped, err := tx.SubjectKey(b.SubjectID)
+			if errors.Is(err, identity.ErrNotFound) {
+				wrapped, err = nil, nil
+			}
+			if err != nil {
+				return err
+			}
+			e164, err := identity.OpenBinding(s.keys, wrapped, b)
 			if err != nil {
 				return fmt.Errorf("open binding: %w", err)
 			}

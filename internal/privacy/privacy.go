@@ -58,6 +58,9 @@ type Tx interface {
 	ConsentsOf(subjectID string) ([]*Consent, error)
 	// InsertConsent appends a record to the ledger.
 	InsertConsent(c *Consent) error
+	// SubjectKey returns a subject's wrapped data key; identity.ErrNotFound
+	// if it has none (erased, or bound before data keys).
+	SubjectKey(subjectID string) ([]byte, error)
 }
 
 // Store keeps the ledger and reads the audit log. Write runs fn in one
