@@ -119,6 +119,23 @@ func TestBrowserSignupAndPrivacyCentre(t *testing.T) {
 	browse(t, ctx, chromedp.Navigate(m.URL()+"/transparency"), chromedp.WaitVisible(chromedp.CSS("#chart")), shot("transparency"))
 }
 
+// waitText waits until the element sel finds holds want, while the page
+// may still be loading.
+func waitText(t *testing.T, ctx context.Context, sel, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	text := ""
+	for time.Now().Before(deadline) {
+		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err == nil && strings.Contains(got, want) {
+			return
+		}
+		text = got
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s holds %q, want %q", sel, text, want)
+}
+
 // nthCode waits for the nth message to a number in the dev inbox and
 // returns its code (devCode reads the newest message already there).
 func nthCode(c client, number string, n int) string {
@@ -207,11 +224,9 @@ func TestBrowserStaffApproval(t *testing.T) {
 		signIn(email)
 		browse(t, ctx, chromedp.WaitVisible(chromedp.CSS("#queue")), shot("staff-queue"),
 			chromedp.Click(chromedp.CSS(`a[href="/staff/reveals/`+id+`"]`)), chromedp.WaitVisible(chromedp.CSS("#approve")),
-			shot("staff-approval"), chromedp.Click(chromedp.CSS("#approve")), chromedp.WaitVisible(chromedp.CSS("#state")))
-		text = textOf(t, ctx, "#state")
-		if want := fmt.Sprintf("%d of 2 approvals", i+1); !strings.Contains(text, want) {
-			t.Errorf("after %s approved: %q, want %q", email, text, want)
-		}
+			shot("staff-approval"), chromedp.Click(chromedp.CSS("#approve")))
+		// The page before the click has a #state too: wait for the new one.
+		waitText(t, ctx, "#state", fmt.Sprintf("%d of 2 approvals", i+1))
 		signOut()
 	}
 	if st, r := rc.do("GET", "/v1/reveals/"+id, nil); st != 200 || r["status"] != "approved" {
