@@ -250,3 +250,34 @@ func TestPlayWithoutRemote(t *testing.T) {
 		t.Errorf("SendDTMF before latching returned %v, want ErrNoRemote", err)
 	}
 }
+
+// PlayCount tells how much of a cut Play went out: exactly the packets
+// sent, fewer than the whole.
+func TestPlayCount(t *testing.T) {
+	s := listen(t, Config{})
+	p := newPeer(t)
+	setRemote(t, s, p.addr(), PCMA)
+	pcm := Tone(440, 2*time.Second, 0.3)
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := s.PlayCount(context.Background(), pcm)
+		done <- result{n, err}
+	}()
+	p.recv(t, 5, 10*time.Second)
+	s.StopPlayback()
+	r := <-done
+	if !errors.Is(r.err, ErrInterrupted) {
+		t.Fatalf("PlayCount: %v, want ErrInterrupted", r.err)
+	}
+	if sent := int(s.Stats().PacketsSent); r.n != sent*FrameSamples || r.n >= len(pcm) || r.n < 5*FrameSamples {
+		t.Fatalf("PlayCount = %d samples, %d packets sent, of %d", r.n, sent, len(pcm))
+	}
+	n, err := s.PlayCount(context.Background(), pcm[:FrameSamples+10])
+	if err != nil || n != FrameSamples+10 {
+		t.Fatalf("whole PlayCount = %d %v", n, err)
+	}
+}
