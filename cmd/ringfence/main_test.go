@@ -38,11 +38,14 @@ func (s *syncBuffer) String() string {
 }
 
 // startMain runs the whole service in-process on 127.0.0.1:0 with its defaults.
-func startMain(t *testing.T, dir string, logs io.Writer) (*Main, func()) {
+func startMain(t *testing.T, dir string, logs io.Writer, edits ...func(*config.Config)) (*Main, func()) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := NewMain(cfg, func(string) string { return "" }, log, io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())

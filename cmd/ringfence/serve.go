@@ -35,6 +35,7 @@ import (
 	"github.com/ringfence/ringfence/internal/store"
 	"github.com/ringfence/ringfence/internal/vault"
 	"github.com/ringfence/ringfence/internal/verify"
+	"github.com/ringfence/ringfence/internal/voice"
 )
 
 func printYAML(w io.Writer, v any) error {
@@ -63,8 +64,9 @@ type Main struct {
 	Access     *access.Service
 	Dispatcher *verify.Dispatcher
 	AuditLog   *audit.Log
-	Guard      *fraud.Guard // nil when fraud.enabled is false
-	DevKey     string       // the dev API key, when the dev sender is on
+	Guard      *fraud.Guard  // nil when fraud.enabled is false
+	Phone      *voice.Server // nil when sip.enabled is false
+	DevKey     string        // the dev API key, when the dev sender is on
 
 	ln     net.Listener
 	server *http.Server
@@ -145,6 +147,11 @@ func (m *Main) Open(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.SIP.Enabled {
+		if m.Phone, err = openPhone(cfg, keys, db, reg, m.Log); err != nil {
+			return err
+		}
+	}
 	ac := api.Config{
 		Verify:       m.Verify,
 		Keys:         db,
@@ -305,6 +312,15 @@ func (m *Main) Run(ctx context.Context) error {
 		defer wg.Done()
 		m.saveGuardEvery(dctx, time.Minute)
 	}()
+	if m.Phone != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.Phone.Run(dctx); err != nil {
+				m.Log.Error("phone line stopped", "err", err)
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
 
@@ -338,6 +354,9 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) Close() error {
 	if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.Phone != nil {
+		m.Phone.Close() // Run closes it too; twice is harmless
 	}
 	if m.DB != nil {
 		return m.DB.Close()
