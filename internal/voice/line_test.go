@@ -1,6 +1,7 @@
 package voice
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -157,7 +158,10 @@ func (b *recordBook) SaveCall(ctx context.Context, r *dialogue.CallRecord) error
 	b.mu.Lock()
 	b.recs = append(b.recs, *r)
 	b.mu.Unlock()
-	b.got <- struct{}{}
+	select {
+	case b.got <- struct{}{}:
+	default: // a flood: nobody waits for each record
+	}
 	return nil
 }
 
@@ -208,6 +212,8 @@ type lineOptions struct {
 	policy    dialogue.Config
 	directory fakeDirectory
 	maxCalls  int
+	ringFor   time.Duration
+	trunk     string // the network calls are accepted from; "" is loopback
 }
 
 func startLine(t *testing.T, o lineOptions) *phoneLine {
@@ -221,7 +227,7 @@ func startLine(t *testing.T, o lineOptions) *phoneLine {
 	}
 	p := &phoneLine{
 		model: &fakeModel{}, tts: &fakeTTS{}, quota: dialogue.NewMemoryQuota(),
-		records: &recordBook{got: make(chan struct{}, 16)},
+		records: &recordBook{got: make(chan struct{}, 64)},
 		clock:   &clock{t: time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)},
 		policy:  policy,
 	}
@@ -236,8 +242,9 @@ func startLine(t *testing.T, o lineOptions) *phoneLine {
 	p.srv, err = New(Config{
 		Addr:       "127.0.0.1:0",
 		RTPPortMin: 41000, RTPPortMax: 41998,
-		Trunks:   []Trunk{{Name: "loopback", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
+		Trunks:   []Trunk{{Name: "trunk", Networks: []netip.Prefix{netip.MustParsePrefix(cmp.Or(o.trunk, "127.0.0.0/8"))}}},
 		MaxCalls: o.maxCalls,
+		RingFor:  o.ringFor,
 		Logger:   testLog(t),
 	}, line)
 	if err != nil {
