@@ -166,7 +166,7 @@ func (b *recordBook) SaveCall(ctx context.Context, r *dialogue.CallRecord) error
 }
 
 // next waits for the next record.
-func (b *recordBook) next(t *testing.T) dialogue.CallRecord {
+func (b *recordBook) next(t testing.TB) dialogue.CallRecord {
 	t.Helper()
 	select {
 	case <-b.got:
@@ -212,11 +212,13 @@ type lineOptions struct {
 	policy    dialogue.Config
 	directory fakeDirectory
 	maxCalls  int
+	metrics   *Metrics
+	realClock bool // the wall clock instead of the test clock, for latency
 	ringFor   time.Duration
 	trunk     string // the network calls are accepted from; "" is loopback
 }
 
-func startLine(t *testing.T, o lineOptions) *phoneLine {
+func startLine(t testing.TB, o lineOptions) *phoneLine {
 	t.Helper()
 	if o.policy.Allowance == 0 {
 		o.policy.Allowance = 10 * time.Minute
@@ -231,9 +233,13 @@ func startLine(t *testing.T, o lineOptions) *phoneLine {
 		clock:   &clock{t: time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)},
 		policy:  policy,
 	}
+	now := p.clock.Now
+	if o.realClock {
+		now = time.Now
+	}
 	line, err := NewLine(LineConfig{
 		Policy: policy, Model: p.model, STT: fakeSTT{}, TTS: p.tts, Quota: p.quota, Records: p.records,
-		Callers: o.directory, Now: p.clock.Now, Logger: testLog(t),
+		Callers: o.directory, Now: now, Logger: testLog(t), Metrics: o.metrics,
 		VAD: media.VADConfig{EndSilence: 300 * time.Millisecond},
 	})
 	if err != nil {
@@ -264,7 +270,7 @@ func startLine(t *testing.T, o lineOptions) *phoneLine {
 }
 
 // call places a call from number and returns its parts once answered.
-func (p *phoneLine) call(t *testing.T, number string) (*uac, *caller, *sip.Response) {
+func (p *phoneLine) call(t testing.TB, number string) (*uac, *caller, *sip.Response) {
 	t.Helper()
 	u := newUAC(t, p.addr, number)
 	c := newCaller(t)
@@ -334,7 +340,7 @@ func TestLineDisclosureAnswerQuota(t *testing.T) {
 }
 
 // checkNoNumber fails when a record holds the number in any form.
-func checkNoNumber(t *testing.T, r dialogue.CallRecord, number string) {
+func checkNoNumber(t testing.TB, r dialogue.CallRecord, number string) {
 	t.Helper()
 	s := fmt.Sprintf("%+v %x %s", r, r.CallerIndex, r.CallerIndex)
 	digits := strings.TrimPrefix(number, "+")

@@ -24,7 +24,7 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 // uac is a bare SIP user agent client over UDP, written out by hand so that
 // a test controls every header and can send what a real phone would not.
 type uac struct {
-	t      *testing.T
+	t      testing.TB
 	conn   *net.UDPConn
 	server netip.AddrPort
 	callID string
@@ -37,7 +37,7 @@ type uac struct {
 	byes chan *sip.Request
 }
 
-func newUAC(t *testing.T, server netip.AddrPort, from string) *uac {
+func newUAC(t testing.TB, server netip.AddrPort, from string) *uac {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
 	if err != nil {
@@ -210,7 +210,7 @@ func (u *uac) waitBye() {
 // caller is the audio side of a test call: it sends silence between the
 // tones it is told to say, and records everything it hears.
 type caller struct {
-	t    *testing.T
+	t    testing.TB
 	sess *media.Session
 	say  chan []int16
 
@@ -219,7 +219,7 @@ type caller struct {
 }
 
 // newCaller opens the caller's RTP session; start it with run.
-func newCaller(t *testing.T) *caller {
+func newCaller(t testing.TB) *caller {
 	t.Helper()
 	s, err := media.Config{MediaTimeout: -1}.Listen(loopback, nil)
 	if err != nil {
@@ -369,11 +369,14 @@ func isSubsequence(have, want []float64) bool {
 }
 
 // testLog returns a logger writing to the test's log.
-func testLog(t *testing.T) *slog.Logger {
+func testLog(t testing.TB) *slog.Logger {
+	if _, ok := t.(*testing.B); ok {
+		return slog.New(slog.DiscardHandler)
+	}
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

@@ -45,7 +45,7 @@ func tail(s string, n int) string { return s[max(0, len(s)-n):] }
 
 // answersNormally checks that a call still hears the disclosure, then an
 // answer to what it says.
-func answersNormally(t *testing.T, p *phoneLine) {
+func answersNormally(t testing.TB, p *phoneLine) {
 	t.Helper()
 	_, c, _ := p.call(t, "+14155550123")
 	c.waitFor(allTones, toneDisclosure)
