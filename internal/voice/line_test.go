@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -214,6 +215,7 @@ type lineOptions struct {
 	maxCalls  int
 	metrics   *Metrics
 	realClock bool // the wall clock instead of the test clock, for latency
+	logger    *slog.Logger
 	ringFor   time.Duration
 	trunk     string // the network calls are accepted from; "" is loopback
 }
@@ -239,7 +241,7 @@ func startLine(t testing.TB, o lineOptions) *phoneLine {
 	}
 	line, err := NewLine(LineConfig{
 		Policy: policy, Model: p.model, STT: fakeSTT{}, TTS: p.tts, Quota: p.quota, Records: p.records,
-		Callers: o.directory, Now: now, Logger: testLog(t), Metrics: o.metrics,
+		Callers: o.directory, Now: now, Logger: cmp.Or(o.logger, testLog(t)), Metrics: o.metrics,
 		VAD: media.VADConfig{EndSilence: 300 * time.Millisecond},
 	})
 	if err != nil {
@@ -251,7 +253,7 @@ func startLine(t testing.TB, o lineOptions) *phoneLine {
 		Trunks:   []Trunk{{Name: "trunk", Networks: []netip.Prefix{netip.MustParsePrefix(cmp.Or(o.trunk, "127.0.0.0/8"))}}},
 		MaxCalls: o.maxCalls,
 		RingFor:  o.ringFor,
-		Logger:   testLog(t),
+		Logger:   cmp.Or(o.logger, testLog(t)),
 	}, line)
 	if err != nil {
 		t.Fatal(err)

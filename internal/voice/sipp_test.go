@@ -13,12 +13,17 @@ import (
 
 // sipp runs a SIPp scenario of testdata/sipp against addr and returns its
 // exit status: 0 when every call went as the scenario says.
-func sipp(t *testing.T, scenario string, addr fmt.Stringer, args ...string) (int, string) {
+func sipp(t testing.TB, scenario string, addr fmt.Stringer, args ...string) (int, string) {
+	t.Helper()
+	return sippIn(t, t.TempDir(), scenario, addr, args...)
+}
+
+// sippIn is sipp run in dir, where the scenario finds its files.
+func sippIn(t testing.TB, dir, scenario string, addr fmt.Stringer, args ...string) (int, string) {
 	t.Helper()
 	if _, err := exec.LookPath("sipp"); err != nil {
 		t.Skip("sipp is not installed (Debian package sip-tester): skipping the SIPp scenarios")
 	}
-	dir := t.TempDir()
 	sf, _ := filepath.Abs(filepath.Join("testdata", "sipp", scenario+".xml"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
 	defer cancel()
@@ -95,7 +100,7 @@ func TestSIPpFlood(t *testing.T) {
 }
 
 // waitIdle waits until the server holds no call.
-func waitIdle(t *testing.T, s *Server) {
+func waitIdle(t testing.TB, s *Server) {
 	t.Helper()
 	deadline := time.Now().Add(2 * wait)
 	for s.ActiveCalls() != 0 {
