@@ -210,14 +210,16 @@ type phoneLine struct {
 }
 
 type lineOptions struct {
-	policy    dialogue.Config
-	directory fakeDirectory
-	maxCalls  int
-	metrics   *Metrics
-	realClock bool // the wall clock instead of the test clock, for latency
-	logger    *slog.Logger
-	ringFor   time.Duration
-	trunk     string // the network calls are accepted from; "" is loopback
+	policy       dialogue.Config
+	directory    fakeDirectory
+	maxCalls     int
+	metrics      *Metrics
+	realClock    bool // the wall clock instead of the test clock, for latency
+	logger       *slog.Logger
+	ringFor      time.Duration
+	trunk        string  // the network calls are accepted from; "" is loopback
+	trunks       []Trunk // instead of trunk
+	mediaTimeout time.Duration
 }
 
 func startLine(t testing.TB, o lineOptions) *phoneLine {
@@ -247,13 +249,18 @@ func startLine(t testing.TB, o lineOptions) *phoneLine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trunks := o.trunks
+	if trunks == nil {
+		trunks = []Trunk{{Name: "trunk", Networks: []netip.Prefix{netip.MustParsePrefix(cmp.Or(o.trunk, "127.0.0.0/8"))}}}
+	}
 	p.srv, err = New(Config{
 		Addr:       "127.0.0.1:0",
 		RTPPortMin: 41000, RTPPortMax: 41998,
-		Trunks:   []Trunk{{Name: "trunk", Networks: []netip.Prefix{netip.MustParsePrefix(cmp.Or(o.trunk, "127.0.0.0/8"))}}},
-		MaxCalls: o.maxCalls,
-		RingFor:  o.ringFor,
-		Logger:   cmp.Or(o.logger, testLog(t)),
+		Trunks:       trunks,
+		MediaTimeout: o.mediaTimeout,
+		MaxCalls:     o.maxCalls,
+		RingFor:      o.ringFor,
+		Logger:       cmp.Or(o.logger, testLog(t)),
 	}, line)
 	if err != nil {
 		t.Fatal(err)
