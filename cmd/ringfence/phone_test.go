@@ -32,10 +32,17 @@ const (
 	e2eWarning    = 900.0
 	e2eGoodbye    = 1100.0
 	e2eNoMinutes  = 1300.0
+	e2eStoryAsk   = 1000.0 // the caller says "tell me a story"
+	e2eSOS        = 800.0  // the caller says "please call 911"
+	e2eEmergency  = 1500.0
+	e2eStory      = 2500.0 // the story, 4 s long
 	e2eOther      = 1700.0 // any other text
 )
 
-var e2eTones = []float64{e2eDisclosure, e2eHello, e2eAnswer, e2eWarning, e2eGoodbye, e2eNoMinutes, e2eOther}
+const e2eStoryText = "Once upon a time a phone line told stories to everyone."
+
+var e2eTones = []float64{e2eDisclosure, e2eHello, e2eAnswer, e2eWarning, e2eGoodbye, e2eNoMinutes,
+	e2eStoryAsk, e2eSOS, e2eEmergency, e2eStory, e2eOther}
 
 // fakeEngines serves the OpenAI-compatible speech-to-text, chat and
 // text-to-speech APIs with tones for words.
@@ -47,6 +54,8 @@ func fakeEngines(t *testing.T) *httptest.Server {
 		dialogue.DefaultWarningMessage:     e2eWarning,
 		dialogue.DefaultGoodbyeMessage:     e2eGoodbye,
 		dialogue.DefaultNoMinutesMessage:   e2eNoMinutes,
+		dialogue.DefaultEmergencyMessage:   e2eEmergency,
+		e2eStoryText:                       e2eStory,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/audio/transcriptions", func(w http.ResponseWriter, r *http.Request) {
@@ -61,15 +70,21 @@ func fakeEngines(t *testing.T) *httptest.Server {
 			http.Error(w, fmt.Sprintf("wav: %v rate %d", err, rate), 400)
 			return
 		}
-		text := ""
-		if tone, ok := media.DetectTone(pcm, e2eHello); ok && tone == e2eHello {
-			text = "hello"
-		}
+		tone, _ := media.DetectTone(pcm, e2eHello, e2eStoryAsk, e2eSOS)
+		text := map[float64]string{e2eHello: "hello", e2eStoryAsk: "tell me a story", e2eSOS: "please call 911"}[tone]
 		json.NewEncoder(w).Encode(map[string]string{"text": text})
 	})
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Messages []struct{ Content string } `json:"messages"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		answer := []string{"Hi there, ", "this is ", "the assistant."}
+		if n := len(req.Messages); n > 0 && strings.Contains(req.Messages[n-1].Content, "story") {
+			answer = strings.SplitAfter(e2eStoryText, " ")
+		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		for _, tok := range []string{"Hi there, ", "this is ", "the assistant."} {
+		for _, tok := range answer {
 			b, _ := json.Marshal(map[string]any{"choices": []any{map[string]any{"index": 0, "delta": map[string]string{"content": tok}}}})
 			fmt.Fprintf(w, "data: %s\n\n", b)
 			w.(http.Flusher).Flush()
@@ -85,8 +100,12 @@ func fakeEngines(t *testing.T) *httptest.Server {
 		if !ok {
 			freq = e2eOther
 		}
+		d := 600 * time.Millisecond
+		if freq == e2eStory {
+			d = 4 * time.Second
+		}
 		w.Header().Set("Content-Type", "audio/wav")
-		w.Write(llm.EncodeWAV(media.Tone(freq, 600*time.Millisecond, 0.3), 8000))
+		w.Write(llm.EncodeWAV(media.Tone(freq, d, 0.3), 8000))
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -284,6 +303,47 @@ func TestPhoneLineBaresip(t *testing.T) {
 	}
 	stop()
 	assertNoDigits(t, dir, logs.String(), "4155550123", "14155550123")
+}
+
+// TestPhoneLineBaresipEmergency: a baresip caller asks for a story and,
+// while it plays, says an emergency number: the story stops and the fixed
+// emergency message plays; the model is never asked about it.
+func TestPhoneLineBaresipEmergency(t *testing.T) {
+	if _, err := exec.LookPath("baresip"); err != nil {
+		t.Skip("baresip is not installed (Debian package baresip-core): skipping the phone call test")
+	}
+	engines := fakeEngines(t)
+	var logs syncBuffer
+	m, stop := startMain(t, t.TempDir(), &logs, phoneConfig(engines.URL, 14*time.Second))
+	defer stop()
+	udp, _ := m.Phone.Addr()
+
+	// Silent 3 s, "tell me a story", then "please call 911" 1.8 s into it.
+	var say []int16
+	say = append(say, make([]int16, 3*8000)...)
+	say = append(say, media.Tone(e2eStoryAsk, 800*time.Millisecond, 0.3)...)
+	say = append(say, make([]int16, 2500*8)...)
+	say = append(say, media.Tone(e2eSOS, 800*time.Millisecond, 0.3)...)
+	say = append(say, make([]int16, 60*8000)...)
+	pcm := baresipCall(t, fmt.Sprintf("sip:assistant@%s", udp), "+14155550123", llm.EncodeWAV(say, 8000), 60*time.Second)
+	heard := heardSequence(pcm)
+	t.Logf("heard %v", heard)
+	if !subsequence(heard, []float64{e2eDisclosure, e2eStory, e2eEmergency}) {
+		t.Fatalf("heard %v, want the disclosure, the story, then the emergency message", heard)
+	}
+	story := 0
+	for p := pcm; len(p) >= 800; p = p[800:] {
+		if f, ok := media.DetectTone(p[:800], e2eTones...); ok && f == e2eStory {
+			story++
+		}
+	}
+	if story >= 35 {
+		t.Errorf("the story played %d00 ms of 4 s: the emergency did not cut it", story)
+	}
+	recs, err := m.DB.Calls(context.Background(), time.Now().Add(-time.Hour))
+	if err != nil || len(recs) != 1 || !recs[0].Emergency {
+		t.Fatalf("records %+v %v: want one, with the emergency", recs, err)
+	}
 }
 
 func subsequence(have, want []float64) bool {
