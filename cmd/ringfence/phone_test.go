@@ -355,3 +355,50 @@ func subsequence(have, want []float64) bool {
 	}
 	return i == len(want)
 }
+
+// The phone line knows a caller by the blind index of their number, and a
+// caller who signed up by the pseudonym of their subject; a withheld or
+// unparseable number is anonymous. No key looks like a number.
+func TestCallerDirectory(t *testing.T) {
+	m, stop := startMain(t, t.TempDir(), io.Discard)
+	defer stop()
+	c := client{t: t, base: m.URL(), key: m.DevKey}
+	const number = "+14155550123"
+	st, out := c.do("POST", "/v1/verifications", map[string]any{"phone": number, "channel": "sms", "purpose": "signup"})
+	if st != 201 {
+		t.Fatalf("start: %d %v", st, out)
+	}
+	id := out["id"].(string)
+	if st, out = c.do("POST", "/v1/verifications/"+id+"/check", map[string]any{"code": c.devCode(number)}); st != 200 || out["subject_id"] == nil {
+		t.Fatalf("check: %d %v", st, out)
+	}
+	subject := out["subject_id"].(string)
+
+	d := &callerDirectory{keys: m.Keys, bindings: m.DB, region: "US", audience: "phone-line"}
+	ctx := context.Background()
+	bound, err := d.Caller(ctx, number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bound.Verified || bound.Pseudonym != m.Keys.Pseudonym("phone-line", subject) || len(bound.Index) == 0 {
+		t.Errorf("bound caller %+v", bound)
+	}
+	national, _ := d.Caller(ctx, "4155550123") // as a trunk may give it, in the region
+	if national.Key != bound.Key {
+		t.Errorf("national form keyed %q, international %q", national.Key, bound.Key)
+	}
+	other, _ := d.Caller(ctx, "+14155550124")
+	if other.Verified || other.Pseudonym != "" || other.Key == bound.Key || other.Key == "" {
+		t.Errorf("unbound caller %+v", other)
+	}
+	for _, withheld := range []string{"", "anonymous", "Anonymous", "restricted"} {
+		if a, _ := d.Caller(ctx, withheld); a.Key != "anonymous" || a.Index != nil {
+			t.Errorf("Caller(%q) = %+v, want anonymous", withheld, a)
+		}
+	}
+	for _, k := range []string{bound.Key, other.Key} {
+		if err := dialogue.CheckOpaque(k); err != nil || strings.Contains(k, "4155550123") {
+			t.Errorf("key %q: %v", k, err)
+		}
+	}
+}
