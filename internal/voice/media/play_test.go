@@ -157,21 +157,21 @@ func TestBargeIn(t *testing.T) {
 	go func() { done <- s.Play(context.Background(), Tone(440, 2*time.Second, 0.3)) }()
 	p.recv(t, 10, time.Second)
 
-	start := time.Now()
+	atStop := s.Stats().PacketsSent
 	s.StopPlayback()
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(time.Second):
-		t.Fatal("Play did not return within 1 s of StopPlayback")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Play did not return after StopPlayback")
 	}
-	took := time.Since(start)
-	t.Logf("Play returned %v after StopPlayback", took)
 	if !errors.Is(err, ErrInterrupted) {
 		t.Errorf("Play returned %v, want ErrInterrupted", err)
 	}
-	if took > 40*time.Millisecond {
-		t.Errorf("Play returned %v after StopPlayback, want within 40 ms", took)
+	// Within a frame: at most the packet being sent as it was stopped
+	// goes out after, however slow the machine.
+	if after := s.Stats().PacketsSent - atStop; after > 1 {
+		t.Errorf("%d packets sent after StopPlayback, want at most 1", after)
 	}
 	sent := s.Stats().PacketsSent
 	if sent > 20 {
