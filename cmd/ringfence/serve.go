@@ -380,6 +380,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	url := m.URL()
 	log.Info("ringfence listening", "url", url, "db", m.DB.Dialect(), "sender", m.Sender.Name(), "version", version)
 	fmt.Fprintf(stdout, "ringfence %s listening on %s\n", version, url)
+	if m.Phone != nil {
+		udp, _ := m.Phone.Addr()
+		fmt.Fprintf(stdout, "phone line answering on sip:%s (UDP and TCP)\n", udp)
+	}
 	if m.DevInbox != nil {
 		fmt.Fprintf(stdout, "dev sender on: codes go to %s/dev/inbox (never to a phone)\n", url)
 		fmt.Fprintf(stdout, "dev API key: %s\n", m.DevKey)
