@@ -96,3 +96,42 @@ func TestMediaTimeoutEndsCall(t *testing.T) {
 		t.Errorf("record %+v, want ended by media timeout", r)
 	}
 }
+
+// reinvite sends an INVITE in the call's dialog and returns its final
+// response, acknowledged.
+func (u *uac) reinvite(ok *sip.Response, body string) *sip.Response {
+	u.t.Helper()
+	tag, _ := ok.To().Params.Get("tag")
+	u.cseq++
+	u.branch = "z9hG4bK" + randomHex(6)
+	u.send(u.request("INVITE", u.branch, tag, body))
+	res := u.final()
+	if res.StatusCode == 200 {
+		u.ack(res)
+	}
+	return res
+}
+
+// A re-INVITE puts the call on hold and back; one that would change the
+// codec is refused with 488 and the call goes on as it was.
+func TestReinvite(t *testing.T) {
+	p := startLine(t, lineOptions{})
+	u, c, ok := p.call(t, "+14155550123")
+	c.waitFor(allTones, toneDisclosure)
+
+	hold := strings.Replace(offer(c.port(), "0 101"), "a=sendrecv", "a=sendonly", 1)
+	res := u.reinvite(ok, hold)
+	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Fatalf("hold answered %d:\n%s", res.StatusCode, res.Body())
+	}
+	if res := u.reinvite(ok, offer(c.port(), "8 101")); res.StatusCode != 488 {
+		t.Fatalf("codec change answered %d, want 488", res.StatusCode)
+	}
+	res = u.reinvite(ok, offer(c.port(), "0 101"))
+	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=sendrecv") {
+		t.Fatalf("resume answered %d:\n%s", res.StatusCode, res.Body())
+	}
+	c.waitQuiet()
+	c.speak(toneHello, 600*time.Millisecond)
+	c.waitFor(allTones, toneDisclosure, toneAnswer1, toneAnswer2)
+}
