@@ -38,9 +38,13 @@ func (s *syncBuffer) String() string {
 }
 
 // startMain runs the whole service in-process on 127.0.0.1:0 with its defaults.
-func startMain(t *testing.T, dir string, logs io.Writer) (*Main, func()) {
+func startMain(t *testing.T, dir string, logs io.Writer, edits ...func(*config.Config)) (*Main, func()) {
 	t.Helper()
-	return startMainWith(t, dir, logs, nil)
+	return startMainWith(t, dir, logs, func(c *config.Config) {
+		for _, edit := range edits {
+			edit(c)
+		}
+	})
 }
 
 // startMainWith is startMain with changes to the default configuration.

@@ -35,6 +35,7 @@ import (
 	"github.com/ringfence/ringfence/internal/store"
 	"github.com/ringfence/ringfence/internal/vault"
 	"github.com/ringfence/ringfence/internal/verify"
+	"github.com/ringfence/ringfence/internal/voice"
 )
 
 func printYAML(w io.Writer, v any) error {
@@ -64,8 +65,9 @@ type Main struct {
 	Privacy    *privacy.Service
 	Dispatcher *verify.Dispatcher
 	AuditLog   *audit.Log
-	Guard      *fraud.Guard // nil when fraud.enabled is false
-	DevKey     string       // the dev API key, when the dev sender is on
+	Guard      *fraud.Guard  // nil when fraud.enabled is false
+	Phone      *voice.Server // nil when sip.enabled is false
+	DevKey     string        // the dev API key, when the dev sender is on
 
 	ln      net.Listener
 	server  *http.Server
@@ -161,6 +163,11 @@ func (m *Main) Open(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.SIP.Enabled {
+		if m.Phone, err = openPhone(cfg, keys, db, reg, m.Log); err != nil {
+			return err
+		}
+	}
 	ac := api.Config{
 		Verify:       m.Verify,
 		Keys:         db,
@@ -298,6 +305,15 @@ func (m *Main) Run(ctx context.Context) error {
 		defer wg.Done()
 		m.reloadKeys(dctx)
 	}()
+	if m.Phone != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.Phone.Run(dctx); err != nil {
+				m.Log.Error("phone line stopped", "err", err)
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.ln) }()
 
@@ -335,6 +351,9 @@ func (m *Main) Close() error {
 	for _, c := range m.closers {
 		c.Close()
 	}
+	if m.Phone != nil {
+		m.Phone.Close() // Run closes it too; twice is harmless
+	}
 	if m.DB != nil {
 		return m.DB.Close()
 	}
@@ -357,6 +376,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	url := m.URL()
 	log.Info("ringfence listening", "url", url, "db", m.DB.Dialect(), "sender", m.Sender.Name(), "version", version)
 	fmt.Fprintf(stdout, "ringfence %s listening on %s\n", version, url)
+	if m.Phone != nil {
+		udp, _ := m.Phone.Addr()
+		fmt.Fprintf(stdout, "phone line answering on sip:%s (UDP and TCP)\n", udp)
+	}
 	if m.DevInbox != nil {
 		fmt.Fprintf(stdout, "dev sender on: codes go to %s/dev/inbox (never to a phone)\n", url)
 		fmt.Fprintf(stdout, "dev API key: %s\n", m.DevKey)

@@ -51,11 +51,6 @@ type HTTP struct {
 	PublicURL       string        `yaml:"public_url"`       // optional external base URL, e.g. https://verify.example.com
 }
 
-// SIP configures the phone line listener (UDP and TCP).
-type SIP struct {
-	Addr string `yaml:"addr"` // host:port to listen on
-}
-
 // DB selects the database.
 type DB struct {
 	// URL is "" for SQLite in the data dir, "postgres://..." or "postgresql://..."
@@ -222,7 +217,7 @@ func Default() Config {
 			MaxBodyBytes:    16384,
 			ShutdownTimeout: 15 * time.Second,
 		},
-		SIP: SIP{Addr: "127.0.0.1:5060"},
+		SIP: defaultSIP(),
 		DB:  DB{MaxBatch: 256},
 		Verify: Verify{
 			CodeLength:     6,

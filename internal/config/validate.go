@@ -52,7 +52,7 @@ func (c Config) Validate() error {
 		}
 	}
 
-	v.hostPort("sip.addr", c.SIP.Addr)
+	c.validateSIP(&v)
 
 	v.dbURL("db.url", c.DB.URL)
 	between(&v, "db.max_batch", c.DB.MaxBatch, 1, 10000)

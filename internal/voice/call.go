@@ -124,7 +124,7 @@ func (c *Call) end(reason string) bool {
 	st := c.Media.Stats()
 	c.log.Info("call ended", logReason, reason,
 		"duration", time.Since(c.started).Round(time.Millisecond),
-		"rtp_received", st.PacketsReceived, "rtp_sent", st.PacketsSent, "rtp_lost", st.Lost)
+		"rtp_received", st.PacketsReceived, "rtp_sent", st.PacketsSent, "rtp_lost", st.Lost, "rtp_late", st.Late)
 	return true
 }
 

@@ -157,21 +157,21 @@ func TestBargeIn(t *testing.T) {
 	go func() { done <- s.Play(context.Background(), Tone(440, 2*time.Second, 0.3)) }()
 	p.recv(t, 10, time.Second)
 
-	start := time.Now()
+	atStop := s.Stats().PacketsSent
 	s.StopPlayback()
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(time.Second):
-		t.Fatal("Play did not return within 1 s of StopPlayback")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Play did not return after StopPlayback")
 	}
-	took := time.Since(start)
-	t.Logf("Play returned %v after StopPlayback", took)
 	if !errors.Is(err, ErrInterrupted) {
 		t.Errorf("Play returned %v, want ErrInterrupted", err)
 	}
-	if took > 40*time.Millisecond {
-		t.Errorf("Play returned %v after StopPlayback, want within 40 ms", took)
+	// Within a frame: at most the packet being sent as it was stopped
+	// goes out after, however slow the machine.
+	if after := s.Stats().PacketsSent - atStop; after > 1 {
+		t.Errorf("%d packets sent after StopPlayback, want at most 1", after)
 	}
 	sent := s.Stats().PacketsSent
 	if sent > 20 {
@@ -248,5 +248,36 @@ func TestPlayWithoutRemote(t *testing.T) {
 	}
 	if err := s.SendDTMF(context.Background(), '1', 0); !errors.Is(err, ErrNoRemote) {
 		t.Errorf("SendDTMF before latching returned %v, want ErrNoRemote", err)
+	}
+}
+
+// PlayCount tells how much of a cut Play went out: exactly the packets
+// sent, fewer than the whole.
+func TestPlayCount(t *testing.T) {
+	s := listen(t, Config{})
+	p := newPeer(t)
+	setRemote(t, s, p.addr(), PCMA)
+	pcm := Tone(440, 2*time.Second, 0.3)
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := s.PlayCount(context.Background(), pcm)
+		done <- result{n, err}
+	}()
+	p.recv(t, 5, 10*time.Second)
+	s.StopPlayback()
+	r := <-done
+	if !errors.Is(r.err, ErrInterrupted) {
+		t.Fatalf("PlayCount: %v, want ErrInterrupted", r.err)
+	}
+	if sent := int(s.Stats().PacketsSent); r.n != sent*FrameSamples || r.n >= len(pcm) || r.n < 5*FrameSamples {
+		t.Fatalf("PlayCount = %d samples, %d packets sent, of %d", r.n, sent, len(pcm))
+	}
+	n, err := s.PlayCount(context.Background(), pcm[:FrameSamples+10])
+	if err != nil || n != FrameSamples+10 {
+		t.Fatalf("whole PlayCount = %d %v", n, err)
 	}
 }

@@ -130,42 +130,52 @@ func (s *Session) sendAudio(p *peer, pcm []int16, marker bool) error {
 // waits to run, ctx.Err() when ctx ends, ErrNoRemote before the remote is
 // known and ErrClosed after Close.
 func (s *Session) Play(ctx context.Context, pcm []int16) error {
+	_, err := s.PlayCount(ctx, pcm)
+	return err
+}
+
+// PlayCount is Play that also returns how many samples of pcm were sent
+// before it returned: all of them on success, fewer when it was cut short
+// (barge-in), so that a caller knows what the listener heard.
+func (s *Session) PlayCount(ctx context.Context, pcm []int16) (int, error) {
 	stop := s.stopChan()
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	select {
 	case <-stop:
-		return ErrInterrupted
+		return 0, ErrInterrupted
 	case <-s.closed:
-		return ErrClosed
+		return 0, ErrClosed
 	default:
 	}
 	if p := s.remote.Load(); p == nil || !p.addr.IsValid() {
-		return ErrNoRemote
+		return 0, ErrNoRemote
 	}
 	if len(pcm) == 0 {
-		return nil
+		return 0, nil
 	}
+	sent := 0
 	marker := s.snd.begin(time.Now())
 	for len(pcm) > 0 {
 		if err := s.wait(ctx, stop); err != nil {
 			s.snd.active = false
-			return err
+			return sent, err
 		}
 		p := s.remote.Load() // SetRemote may have moved it
 		if !p.addr.IsValid() {
 			s.snd.active = false
-			return ErrNoRemote
+			return sent, ErrNoRemote
 		}
 		frame := pcm[:min(len(pcm), FrameSamples)]
 		pcm = pcm[len(frame):]
 		if err := s.sendAudio(p, frame, marker); err != nil {
 			s.snd.active = false
-			return err
+			return sent, err
 		}
+		sent += len(frame)
 		marker = false
 	}
-	return nil
+	return sent, nil
 }
 
 // StopPlayback interrupts the Play calls running or waiting to run, which

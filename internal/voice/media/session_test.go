@@ -574,7 +574,7 @@ func TestLatch(t *testing.T) {
 // A new SSRC (the far end restarted its stream) continues the old one
 // without a gap or counting the change of numbering as loss.
 func TestNewSSRC(t *testing.T) {
-	s := listen(t, Config{JitterDepth: 40 * time.Millisecond})
+	s := listen(t, Config{JitterDepth: MaxJitterDepth})
 	p := newPeer(t)
 	setRemote(t, s, p.addr(), PCMU)
 	run(t, s)
