@@ -79,6 +79,8 @@ const (
 	codeSubjectErased         = "subject_erased"
 	codeUnknownMessage        = "unknown_message"
 	codeReceiptReplayed       = "receipt_replayed"
+	codeProviderUnavailable   = "provider_unavailable"
+	codeProviderError         = "provider_error"
 )
 
 // errorKind is what a client sees of an error: a status, a stable code and a
@@ -130,6 +132,10 @@ var errorTable = []struct {
 	{is(errUnknownMessage), errorKind{404, codeUnknownMessage, "The receipt names no message sent through this provider."}},
 	{is(verify.ErrReceiptDone), errorKind{409, codeReceiptReplayed, "The receipt was already recorded."}},
 
+	// Providers that check their own codes.
+	{providerTemporary, errorKind{503, codeProviderUnavailable, "The verification provider did not answer; the attempt was counted; retry later."}},
+	{as[*verify.ProviderError], errorKind{502, codeProviderError, "The verification provider refused the check."}},
+
 	// Staff access and reveals.
 	{is(access.ErrInvalidRequest), errorKind{400, codeInvalidRequest, "The request is missing a field or has a field with a bad value."}},
 	{is(access.ErrInvalidPurpose), errorKind{400, codeInvalidPurpose, "The purpose is not one a number may be revealed for."}},
@@ -145,6 +151,12 @@ var errorTable = []struct {
 	{is(access.ErrUsed), errorKind{409, codeRevealUsed, "The reveal was already used."}},
 	{is(access.ErrExpired), errorKind{409, codeRevealExpired, "The reveal request expired."}},
 	{as[*access.LockedError], errorKind{423, codeLocked, "Too many failed logins; the account is locked for a while."}},
+}
+
+// providerTemporary matches a provider failure that a later try may cure.
+func providerTemporary(err error) bool {
+	var pe *verify.ProviderError
+	return errors.As(err, &pe) && pe.Temporary
 }
 
 func is(target error) func(error) bool {
@@ -201,6 +213,8 @@ func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	case errors.As(err, &closed):
 		body.Status = string(closed.status)
+	case kind.code == codeProviderUnavailable:
+		w.Header().Set("Retry-After", "5")
 	}
 	if kind.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")

@@ -51,6 +51,7 @@ func DefaultConfig() Config {
 type Service struct {
 	cfg      Config
 	accounts Accounts
+	provider Provider // makes, sends and checks codes itself; nil: ringfence does
 	guard    *guardState
 	// OnRefusal, when set, observes each reason the fraud guard refuses a send for.
 	OnRefusal func(reason string)
@@ -220,6 +221,13 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 	} else {
 		v.CodeSealed = nil // nothing to resend: the person texts us
 		v.LastSentAt = time.Time{}
+	}
+	if paid && deliver && s.provider != nil {
+		// The provider makes the code: none is kept here, and no local
+		// comparison can approve.
+		v.Provider = s.provider.Name()
+		v.CodeMAC = s.providerCodeMAC(id)
+		v.CodeSealed = nil
 	}
 	if !deliver {
 		// A decoy: the same answer, the same work, but the code it was
@@ -403,6 +411,15 @@ func (s *Service) Check(ctx context.Context, id, code, actor string) (*Verificat
 	if len(code) != s.cfg.CodeLength || strings.Trim(code, "0123456789") != "" {
 		return nil, fmt.Errorf("%w: the code is %d digits", ErrInvalidCode, s.cfg.CodeLength)
 	}
+	if s.provider != nil {
+		cur, err := s.store.Verification(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Provider != "" {
+			return s.checkProvider(ctx, id, code, actor)
+		}
+	}
 	var out *Verification
 	err := s.store.Write(ctx, func(tx Tx) error {
 		out = nil
@@ -577,6 +594,9 @@ func (s *Service) Cancel(ctx context.Context, id, actor string) (*Verification, 
 	}
 	if err != nil {
 		return nil, err
+	}
+	if out.Status == StatusCanceled {
+		s.cancelAtProvider(ctx, out)
 	}
 	return out, nil
 }
