@@ -221,7 +221,7 @@ func (d *Dispatcher) send(ctx context.Context, m *Message) (string, error) {
 		return "dropped", d.finish(ctx, m, v, "", "", nil, now)
 	}
 	if v.Provider != "" && d.svc.provider != nil {
-		return d.sendProvider(ctx, m, v, now)
+		return d.sendProvider(ctx, m, v)
 	}
 	if m.Provider == "" {
 		step, ok := d.firstStep(m.Channel, v.Country)

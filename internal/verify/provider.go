@@ -182,7 +182,7 @@ func (s *Service) cancelAtProvider(ctx context.Context, v *Verification) {
 // the provider's id with the verification. Errors are handled as for any
 // send: temporary ones retry with backoff, a refusal fails the message and
 // gives the send back, a lost answer leaves it unknown, still counted.
-func (d *Dispatcher) sendProvider(ctx context.Context, m *Message, v *Verification, now time.Time) (string, error) {
+func (d *Dispatcher) sendProvider(ctx context.Context, m *Message, v *Verification) (string, error) {
 	p := d.svc.provider
 	m.Provider = p.Name()
 	to, err := d.svc.keys.Open(v.PhoneSealed, []byte("phone:"+v.ID))
@@ -192,7 +192,7 @@ func (d *Dispatcher) sendProvider(ctx context.Context, m *Message, v *Verificati
 	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	ref, sendErr := p.SendCode(sctx, string(to), string(m.Channel), v.ProviderRef)
 	cancel()
-	now = d.svc.now().UTC()
+	now := d.svc.now().UTC()
 	if sendErr == nil {
 		m.State, m.ProviderID, m.Error = MessageSent, ref, ""
 		err := d.svc.store.Write(ctx, func(tx Tx) error {
