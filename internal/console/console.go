@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringfence/ringfence/internal/fraud"
 	"github.com/ringfence/ringfence/internal/phone"
 	"github.com/ringfence/ringfence/internal/sms/devinbox"
 	"github.com/ringfence/ringfence/internal/verify"
@@ -84,6 +85,10 @@ type page struct {
 	Messages  []inboxMessage
 	DevInbox  bool
 	CodeLen   int
+	// Challenge is the fraud guard's proof of work the demo form solves
+	// in the browser (with Solver) before it is sent again.
+	Challenge *fraud.Challenge
+	Solver    template.JS
 }
 
 type inboxMessage struct {
@@ -153,7 +158,11 @@ func (c *Console) demoStart(w http.ResponseWriter, r *http.Request) {
 		Purpose: verify.PurposeSignup,
 		IP:      clientIP(r),
 		Actor:   "demo",
+		PoW:     r.PostForm.Get(powField),
 	})
+	if c.challenged(w, err, country, raw) {
+		return
+	}
 	if err != nil {
 		status := http.StatusBadRequest
 		if errors.As(err, new(*verify.RateLimitError)) {
