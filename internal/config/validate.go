@@ -219,6 +219,9 @@ func (c Config) validateSMS(v *validator) {
 		used[s.Provider] = "sms.provider"
 	}
 	for i, r := range s.Routes {
+		if c.VerifyProvider() {
+			break // refused as a whole above
+		}
 		path := fmt.Sprintf("sms.routes[%d]", i)
 		p, ccs, ok := strings.Cut(r, "=")
 		p = strings.TrimSpace(p)
