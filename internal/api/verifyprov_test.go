@@ -33,7 +33,9 @@ type verifyCloud struct {
 	mu   sync.Mutex
 	n    int
 	fail string
-	vs   map[string]*cloudVerification // by provider id
+	// delay is how long each answer takes.
+	delay time.Duration
+	vs    map[string]*cloudVerification // by provider id
 	// requests counts requests by kind: "send", "resend", "check", "cancel", "next".
 	requests map[string]int
 }
@@ -76,6 +78,7 @@ func (c *verifyCloud) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	time.Sleep(c.delay)
 	answer := func(status int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -523,5 +526,37 @@ func (h *harness) waitFor(cond func() bool) {
 			h.t.Fatal("condition never held")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestProviderDecoyLogin: a login for a number with no account sends
+// nothing and can never approve, and its checks, made here, answer no sooner
+// than the provider's checks of a real login, so timing does not tell the
+// two apart.
+func TestProviderDecoyLogin(t *testing.T) {
+	h, c := newProviderHarness(t, func(c *verifyCloud) verify.Provider { return c.twilio(t) })
+	c.mu.Lock()
+	c.delay = 300 * time.Millisecond
+	c.mu.Unlock()
+	// A real account: sign up, then log in.
+	id, ref := h.startProvider(c, numA)
+	h.check(id, c.verification(ref).code).wantStatus(200)
+	h.logSecrets = append(h.logSecrets, c.verification(ref).code)
+	h.clock.Advance(61 * time.Second)
+	login := h.post(h.app, "/v1/verifications", fmt.Sprintf(`{"phone":%q,"purpose":"login"}`, numA)).wantStatus(201).str("id")
+	h.waitRef(login)
+	h.check(login, neverCode).wantStatus(200)
+
+	sends := c.count("send") + c.count("resend")
+	decoy := h.post(h.app, "/v1/verifications", fmt.Sprintf(`{"phone":%q,"purpose":"login"}`, numB)).wantStatus(201).str("id")
+	began := time.Now()
+	if st := h.check(decoy, neverCode).wantStatus(200).str("status"); st != "pending" {
+		t.Errorf("decoy check: status %s", st)
+	}
+	if took := time.Since(began); took < 200*time.Millisecond {
+		t.Errorf("the decoy's check answered in %s, well before a provider check (300ms)", took)
+	}
+	if n := c.count("send") + c.count("resend"); n != sends {
+		t.Errorf("the decoy reached the provider")
 	}
 }

@@ -121,7 +121,9 @@ func (s *Service) checkProvider(ctx context.Context, id, code, actor string) (*V
 		return out, nil
 	}
 
+	asked := time.Now()
 	result, perr := s.provider.CheckCode(ctx, out.ProviderRef, code)
+	s.noteLatency(time.Since(asked))
 	var failure *ProviderError
 	err = s.store.Write(ctx, func(tx Tx) error {
 		failure = nil
@@ -164,6 +166,35 @@ func (s *Service) checkProvider(ctx context.Context, id, code, actor string) (*V
 		s.converted(out)
 	}
 	return out, nil
+}
+
+// noteLatency folds the time a provider check took into the moving average.
+func (s *Service) noteLatency(d time.Duration) {
+	for {
+		old := s.checkLatency.Load()
+		avg := int64(d)
+		if old > 0 {
+			avg = old - old/8 + int64(d)/8
+		}
+		if s.checkLatency.CompareAndSwap(old, avg) {
+			return
+		}
+	}
+}
+
+// pace waits until a check started at start took as long as a provider
+// check takes on average, or ctx ends.
+func (s *Service) pace(ctx context.Context, start time.Time) {
+	wait := time.Duration(s.checkLatency.Load()) - time.Since(start)
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // cancelAtProvider ends v at its provider after it was canceled here. A
