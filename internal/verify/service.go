@@ -56,7 +56,7 @@ type Service struct {
 	// checkLatency is a moving average of the provider's check time, in
 	// nanoseconds: locally checked verifications take as long.
 	checkLatency atomic.Int64
-	guard    *guardState
+	guard        *guardState
 	// OnRefusal, when set, observes each reason the fraud guard refuses a send for.
 	OnRefusal func(reason string)
 	store     Store
