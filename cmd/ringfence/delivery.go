@@ -33,8 +33,8 @@ func (m *Main) openChain() ([]verify.Step, []verify.Channel, *api.Callbacks, err
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("sms provider %s: %w", cfg.SMS.Provider, err)
 		}
-		m.Provider, m.Sender = p, noRoute{}
-		return []verify.Step{{Sender: noRoute{}}}, channels, &api.Callbacks{}, nil
+		m.Provider, m.Sender = p, noRoute{cfg.SMS.Provider}
+		return []verify.Step{{Sender: m.Sender}}, channels, &api.Callbacks{}, nil
 	}
 	senders := map[string]sms.Sender{}
 	receipts := map[string]bool{}

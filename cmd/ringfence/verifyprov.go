@@ -43,11 +43,12 @@ func (m *Main) openVerifyProvider() (verify.Provider, []verify.Channel, error) {
 
 // noRoute is the delivery chain's only sender when a provider checks its own
 // codes: a message for a code ringfence made (started before the provider was
-// configured) has nowhere to go and fails, giving its send back.
-type noRoute struct{}
+// configured) has nowhere to go and fails, giving its send back. It is named
+// for the provider, which the start-up log shows as the sender.
+type noRoute struct{ provider string }
 
-func (noRoute) Name() string { return "none" }
+func (n noRoute) Name() string { return n.provider }
 
-func (noRoute) Send(context.Context, sms.Message) (sms.Result, error) {
-	return sms.Result{}, &sms.Error{Provider: "none", Code: "no_route"}
+func (n noRoute) Send(context.Context, sms.Message) (sms.Result, error) {
+	return sms.Result{}, &sms.Error{Provider: n.provider, Code: "no_route"}
 }
