@@ -28,6 +28,14 @@ import (
 // secret, the webhook gateway, SMPP over its bind.
 func (m *Main) openChain() ([]verify.Step, []verify.Channel, *api.Callbacks, error) {
 	cfg := m.Config
+	if cfg.VerifyProvider() {
+		p, channels, err := m.openVerifyProvider()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("sms provider %s: %w", cfg.SMS.Provider, err)
+		}
+		m.Provider, m.Sender = p, noRoute{cfg.SMS.Provider}
+		return []verify.Step{{Sender: m.Sender}}, channels, &api.Callbacks{}, nil
+	}
 	senders := map[string]sms.Sender{}
 	receipts := map[string]bool{}
 	callbacks := &api.Callbacks{}

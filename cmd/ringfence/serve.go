@@ -58,6 +58,7 @@ type Main struct {
 	Keys       *vault.Keyring
 	DB         *store.DB
 	Sender     sms.Sender
+	Provider   verify.Provider // sms.provider twilioverify or vonageverify; else nil
 	DevInbox   *devinbox.Inbox
 	Verify     *verify.Service
 	Identity   *identity.Service
@@ -114,6 +115,9 @@ func (m *Main) Open(ctx context.Context) error {
 		InboundNumber:  cfg.Verify.InboundNumber,
 	}
 	m.Verify = verify.NewService(vc, db, keys, nil, m.Log)
+	if m.Provider != nil {
+		m.Verify.SetProvider(m.Provider)
+	}
 	m.Identity = identity.NewService(identity.Config{
 		Dormancy:   cfg.Identity.Dormancy,
 		CoolingOff: cfg.Identity.CoolingOff,

@@ -82,6 +82,8 @@ const (
 	codeReceiptReplayed       = "receipt_replayed"
 	codeInvalidChannel        = "invalid_channel"
 	codeInvalidEvidence       = "invalid_evidence"
+	codeProviderUnavailable   = "provider_unavailable"
+	codeProviderError         = "provider_error"
 )
 
 // errorKind is what a client sees of an error: a status, a stable code and a
@@ -133,6 +135,10 @@ var errorTable = []struct {
 	{is(errUnknownMessage), errorKind{404, codeUnknownMessage, "The receipt names no message sent through this provider."}},
 	{is(verify.ErrReceiptDone), errorKind{409, codeReceiptReplayed, "The receipt was already recorded."}},
 
+	// Providers that check their own codes.
+	{providerTemporary, errorKind{503, codeProviderUnavailable, "The verification provider did not answer; the attempt was counted; retry later."}},
+	{as[*verify.ProviderError], errorKind{502, codeProviderError, "The verification provider refused the check."}},
+
 	// Staff access and reveals.
 	{is(access.ErrInvalidRequest), errorKind{400, codeInvalidRequest, "The request is missing a field or has a field with a bad value."}},
 	{is(access.ErrInvalidPurpose), errorKind{400, codeInvalidPurpose, "The purpose is not one a number may be revealed for."}},
@@ -155,6 +161,12 @@ var errorTable = []struct {
 	{is(privacy.ErrInvalidPurpose), errorKind{400, codeInvalidPurpose, "The purpose is not one a consent may be given for."}},
 	{is(privacy.ErrInvalidChannel), errorKind{400, codeInvalidChannel, "The channel is unknown or not one this purpose may use."}},
 	{is(privacy.ErrInvalidEvidence), errorKind{400, codeInvalidEvidence, "The evidence is not an approved verification of this subject's current number."}},
+}
+
+// providerTemporary matches a provider failure that a later try may cure.
+func providerTemporary(err error) bool {
+	var pe *verify.ProviderError
+	return errors.As(err, &pe) && pe.Temporary
 }
 
 func is(target error) func(error) bool {
@@ -211,6 +223,8 @@ func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	case errors.As(err, &closed):
 		body.Status = string(closed.status)
+	case kind.code == codeProviderUnavailable:
+		w.Header().Set("Retry-After", "5")
 	}
 	if kind.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")

@@ -102,6 +102,7 @@ type options struct {
 	twilio     string              // the Twilio auth token that turns on the inbound webhook
 	audit      bool                // publish the audit log
 	guard      func(*fraud.Config) // turn the fraud guard on, with these changes to its defaults
+	provider   verify.Provider     // makes, sends and checks the codes (Twilio Verify, Vonage Verify)
 
 	// chain, when set, is the dispatcher's delivery chain (default: the dev inbox).
 	chain          func(h *harness) []verify.Step
@@ -184,6 +185,9 @@ func newHarness(t testing.TB, opts options) *harness {
 		opts.verify(&vcfg)
 	}
 	svc := verify.NewService(vcfg, db, keys, h.clock.Now, log)
+	if opts.provider != nil {
+		svc.SetProvider(opts.provider)
+	}
 	h.keys = keys
 	cfg := api.Config{
 		Verify:          svc,

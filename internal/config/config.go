@@ -19,6 +19,10 @@ const (
 	ProviderTelnyx      = "telnyx"      // Telnyx Messaging (SMS)
 	ProviderSMPP        = "smpp"        // an SMSC over SMPP 3.4 (SMS)
 	ProviderTwilioVoice = "twiliovoice" // Twilio Programmable Voice: the code spoken (call); only in sms.chain
+	// Providers that make, send and check the code themselves; only in
+	// sms.provider, never in sms.chain.
+	ProviderTwilioVerify = "twilioverify" // Twilio Verify v2 (SMS, call, WhatsApp)
+	ProviderVonageVerify = "vonageverify" // Vonage Verify v2 (SMS)
 )
 
 // Config is every setting of one ringfence process. Each leaf field has a YAML
@@ -143,6 +147,7 @@ type Vonage struct {
 	WhatsAppFrom    string `yaml:"whatsapp_from"`    // WhatsApp Business number; "" means from
 	SignatureSecret string `yaml:"signature_secret"` // secret of the signed status webhooks; "" means no receipts
 	BaseURL         string `yaml:"base_url"`         // "" means Vonage's API; set for tests
+	VerifyBrand     string `yaml:"verify_brand"`     // vonageverify: the name in Vonage's message, 1 to 16 characters
 }
 
 // Telnyx configures the Telnyx provider.
@@ -183,6 +188,8 @@ type Twilio struct {
 	VoiceFrom           string `yaml:"voice_from"`            // E.164 number voice-call codes come from (twiliovoice)
 	Voice               string `yaml:"voice"`                 // <Say> voice of voice-call codes; "" means Twilio's default
 	BaseURL             string `yaml:"base_url"`              // "" means Twilio's API; set for tests
+	VerifyServiceSID    string `yaml:"verify_service_sid"`    // twilioverify: the Verify service, starts with "VA"
+	VerifyBaseURL       string `yaml:"verify_base_url"`       // "" means Twilio Verify's API; set for tests
 }
 
 // String describes t with the auth token redacted.
@@ -306,6 +313,12 @@ func (c Config) DeliveryChain() []Step {
 		steps = append(steps, Step{Channel: strings.TrimSpace(ch), Provider: p, Countries: routes[p]})
 	}
 	return steps
+}
+
+// VerifyProvider reports whether sms.provider makes, sends and checks the
+// codes itself (twilioverify, vonageverify).
+func (c Config) VerifyProvider() bool {
+	return c.SMS.Provider == ProviderTwilioVerify || c.SMS.Provider == ProviderVonageVerify
 }
 
 // DemoEnabled reports whether the demo pages are on: demo.enabled when set,

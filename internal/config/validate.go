@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // A FieldError is one problem with one setting, named by its YAML path.
@@ -190,6 +191,8 @@ func (c Config) validateSMS(v *validator) {
 	s := c.SMS
 	used := map[string]string{} // provider -> the setting that uses it
 	switch {
+	case len(s.Chain) > 0 && c.VerifyProvider():
+		v.add("sms.chain", "must be empty when sms.provider is %s: it sends and checks its own codes", s.Provider)
 	case len(s.Chain) > 0:
 		for i, step := range s.Chain {
 			path := fmt.Sprintf("sms.chain[%d]", i)
@@ -208,12 +211,17 @@ func (c Config) validateSMS(v *validator) {
 		}
 	case s.Provider == ProviderTwilioVoice:
 		v.add("sms.provider", "twiliovoice carries calls only: put it in sms.chain (e.g. call:twiliovoice)")
+	case c.VerifyProvider():
+		validateVerifyProvider(v, c)
 	case Channels(s.Provider) == nil:
 		v.add("sms.provider", "must be one of %s (got %q)", strings.Join(providers[:len(providers)-1], ", "), s.Provider)
 	default:
 		used[s.Provider] = "sms.provider"
 	}
 	for i, r := range s.Routes {
+		if c.VerifyProvider() {
+			break // refused as a whole above
+		}
 		path := fmt.Sprintf("sms.routes[%d]", i)
 		p, ccs, ok := strings.Cut(r, "=")
 		p = strings.TrimSpace(p)
@@ -260,6 +268,37 @@ func (c Config) validateSMS(v *validator) {
 	v.duration("sms.receipt_timeout", s.ReceiptTimeout, 10*time.Second, time.Hour)
 	v.duration("sms.send_timeout", s.SendTimeout, time.Second, 2*time.Minute)
 	between(v, "sms.workers", s.Workers, 1, 64)
+}
+
+// validateVerifyProvider checks the settings of a provider that checks its own codes.
+func validateVerifyProvider(v *validator, c Config) {
+	s := c.SMS
+	why := "required when sms.provider is " + s.Provider
+	if len(s.Routes) > 0 {
+		v.add("sms.routes", "must be empty when sms.provider is %s (it has no chain)", s.Provider)
+	}
+	if s.Provider == ProviderVonageVerify {
+		if s.Vonage.APIKey == "" {
+			v.add("sms.vonage.api_key", "%s", why)
+		}
+		if s.Vonage.APISecret == "" {
+			v.add("sms.vonage.api_secret", "%s", why)
+		}
+		if n := utf8.RuneCountInString(s.Vonage.VerifyBrand); n == 0 || n > 16 {
+			v.add("sms.vonage.verify_brand", "%s: 1 to 16 characters", why)
+		}
+		if s.Vonage.BaseURL != "" {
+			v.httpURL("sms.vonage.base_url", s.Vonage.BaseURL)
+		}
+		return
+	}
+	c.validateTwilioAccount(v, why)
+	if sid := s.Twilio.VerifyServiceSID; !strings.HasPrefix(sid, "VA") || len(sid) != 34 {
+		v.add("sms.twilio.verify_service_sid", "%s: the Verify service SID (VA and 32 characters)", why)
+	}
+	if s.Twilio.VerifyBaseURL != "" {
+		v.httpURL("sms.twilio.verify_base_url", s.Twilio.VerifyBaseURL)
+	}
 }
 
 // providers are the names sms.chain accepts; all but the last, sms.provider.

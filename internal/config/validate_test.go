@@ -23,6 +23,16 @@ func smpp(c *Config) {
 	c.SMS.SMPP = SMPP{Addr: "smsc.example.com:2775", SystemID: "ringfence", Password: "pw", SourceAddr: "Ringfence", SourceTON: 5}
 }
 
+func twilioVerify(c *Config) {
+	c.SMS.Provider = ProviderTwilioVerify
+	c.SMS.Twilio = Twilio{AccountSID: "AC1", AuthToken: "tok", VerifyServiceSID: "VA0123456789abcdef0123456789abcdef"}
+}
+
+func vonageVerify(c *Config) {
+	c.SMS.Provider = ProviderVonageVerify
+	c.SMS.Vonage = Vonage{APIKey: "k", APISecret: "s", VerifyBrand: "Acme"}
+}
+
 // chain is SMS by Twilio, then Vonage, then a call.
 func chain(c *Config) {
 	c.SMS.Twilio = Twilio{AccountSID: "AC1", AuthToken: "tok", From: "+15005550006"}
@@ -154,6 +164,19 @@ func TestValidateOneProblem(t *testing.T) {
 		{"log level upper case", func(c *Config) { c.Log.Level = "INFO" }, "log.level"},
 		{"log format", func(c *Config) { c.Log.Format = "logfmt" }, "log.format"},
 		{"log text", func(c *Config) { c.Log.Format = "text" }, ""},
+		{"twilioverify", twilioVerify, ""},
+		{"twilioverify without service", func(c *Config) { twilioVerify(c); c.SMS.Twilio.VerifyServiceSID = "" }, "sms.twilio.verify_service_sid"},
+		{"twilioverify messaging service sid", func(c *Config) { twilioVerify(c); c.SMS.Twilio.VerifyServiceSID = "MG0123456789abcdef0123456789abcdef" }, "sms.twilio.verify_service_sid"},
+		{"twilioverify short sid", func(c *Config) { twilioVerify(c); c.SMS.Twilio.VerifyServiceSID = "VA1" }, "sms.twilio.verify_service_sid"},
+		{"twilioverify without token", func(c *Config) { twilioVerify(c); c.SMS.Twilio.AuthToken = "" }, "sms.twilio.auth_token"},
+		{"twilioverify bad url", func(c *Config) { twilioVerify(c); c.SMS.Twilio.VerifyBaseURL = "ftp://x" }, "sms.twilio.verify_base_url"},
+		{"twilioverify in a chain", func(c *Config) { twilioVerify(c); c.SMS.Chain = []string{"sms:dev"} }, "sms.chain"},
+		{"twilioverify as a chain step", func(c *Config) { c.SMS.Chain = []string{"sms:twilioverify"} }, "sms.chain[0]"},
+		{"twilioverify with routes", func(c *Config) { twilioVerify(c); c.SMS.Routes = []string{"twilioverify=US"} }, "sms.routes"},
+		{"vonageverify", vonageVerify, ""},
+		{"vonageverify without brand", func(c *Config) { vonageVerify(c); c.SMS.Vonage.VerifyBrand = "" }, "sms.vonage.verify_brand"},
+		{"vonageverify long brand", func(c *Config) { vonageVerify(c); c.SMS.Vonage.VerifyBrand = "a brand far too long" }, "sms.vonage.verify_brand"},
+		{"vonageverify without secret", func(c *Config) { vonageVerify(c); c.SMS.Vonage.APISecret = "" }, "sms.vonage.api_secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

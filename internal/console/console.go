@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/internal/access"
+	"github.com/ringfence/ringfence/internal/fraud"
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/phone"
 	"github.com/ringfence/ringfence/internal/privacy"
@@ -132,6 +133,10 @@ type page struct {
 	Heading   string // of the number form; "" for the demo's
 	Intro     string
 	Action    string // where the number or code form posts; "" for the demo's
+	// Challenge is the fraud guard's proof of work the demo form solves
+	// in the browser (with Solver) before it is sent again.
+	Challenge *fraud.Challenge
+	Solver    template.JS
 }
 
 type inboxMessage struct {
@@ -201,7 +206,11 @@ func (c *Console) demoStart(w http.ResponseWriter, r *http.Request) {
 		Purpose: verify.PurposeSignup,
 		IP:      clientIP(r),
 		Actor:   "demo",
+		PoW:     r.PostForm.Get(powField),
 	})
+	if c.challenged(w, err, country, raw) {
+		return
+	}
 	if err != nil {
 		status := c.startStatus(err, "demo start")
 		// The number the person typed is shown back to them in their own form only.

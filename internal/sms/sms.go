@@ -103,3 +103,15 @@ func (e *Error) Error() string {
 
 // Unwrap returns the transport failure, if any.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Answers of a provider that checks its own codes (Twilio Verify, Vonage Verify v2).
+const (
+	// CheckApproved means the code was right.
+	CheckApproved = "approved"
+	// CheckWrong means the code was wrong and the verification is still open.
+	CheckWrong = "wrong"
+	// CheckExpired means the provider's verification ran out of time.
+	CheckExpired = "expired"
+	// CheckFailed means the provider closed the verification: too many wrong codes, or canceled.
+	CheckFailed = "failed"
+)

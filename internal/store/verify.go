@@ -12,7 +12,7 @@ import (
 
 const verificationColumns = `id, phone_index, prefix_index, phone_sealed, masked, country, line_type, ip_index,
 	channel, purpose, subject_id, status, code_mac, code_sealed, sends, checks, actor,
-	created_at, updated_at, expires_at, last_sent_at, approved_at`
+	created_at, updated_at, expires_at, last_sent_at, approved_at, provider, provider_ref`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -25,7 +25,7 @@ func scanVerification(s scanner) (*verify.Verification, error) {
 	)
 	err := s.Scan(&v.ID, &v.PhoneIndex, &v.PrefixIndex, &v.PhoneSealed, &v.Masked, &v.Country, &v.LineType, &v.IPIndex,
 		&v.Channel, &v.Purpose, &v.SubjectID, &v.Status, &v.CodeMAC, &v.CodeSealed, &v.Sends, &v.Checks, &v.Actor,
-		&created, &updated, &expires, &lastSent, &approved)
+		&created, &updated, &expires, &lastSent, &approved, &v.Provider, &v.ProviderRef)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +74,12 @@ func (t *tx) Verification(id string) (*verify.Verification, error) {
 // InsertVerification adds v; its ID must be new.
 func (t *tx) InsertVerification(v *verify.Verification) error {
 	_, err := t.exec(`INSERT INTO verifications (`+verificationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.ID, blob(v.PhoneIndex), blob(v.PrefixIndex), blob(v.PhoneSealed), v.Masked, v.Country, v.LineType, blob(v.IPIndex),
 		string(v.Channel), string(v.Purpose), v.SubjectID, string(v.Status), blob(v.CodeMAC), blob(v.CodeSealed),
 		v.Sends, v.Checks, v.Actor,
-		millis(v.CreatedAt), millis(v.UpdatedAt), millis(v.ExpiresAt), millis(v.LastSentAt), millis(v.ApprovedAt))
+		millis(v.CreatedAt), millis(v.UpdatedAt), millis(v.ExpiresAt), millis(v.LastSentAt), millis(v.ApprovedAt),
+		v.Provider, v.ProviderRef)
 	if err != nil {
 		return fmt.Errorf("insert verification: %w", err)
 	}
@@ -89,9 +90,9 @@ func (t *tx) InsertVerification(v *verify.Verification) error {
 // counters, times) by ID; verify.ErrNotFound if there is no such row.
 func (t *tx) UpdateVerification(v *verify.Verification) error {
 	res, err := t.exec(`UPDATE verifications SET status = ?, subject_id = ?, code_mac = ?, code_sealed = ?, sends = ?, checks = ?,
-		updated_at = ?, expires_at = ?, last_sent_at = ?, approved_at = ? WHERE id = ?`,
+		updated_at = ?, expires_at = ?, last_sent_at = ?, approved_at = ?, provider_ref = ? WHERE id = ?`,
 		string(v.Status), v.SubjectID, blob(v.CodeMAC), blob(v.CodeSealed), v.Sends, v.Checks,
-		millis(v.UpdatedAt), millis(v.ExpiresAt), millis(v.LastSentAt), millis(v.ApprovedAt), v.ID)
+		millis(v.UpdatedAt), millis(v.ExpiresAt), millis(v.LastSentAt), millis(v.ApprovedAt), v.ProviderRef, v.ID)
 	if err != nil {
 		return fmt.Errorf("update verification: %w", err)
 	}

@@ -53,6 +53,7 @@ func TestVerificationRoundTrip(t *testing.T) {
 		full.Sends, full.Checks = 3, 4
 		full.LastSentAt = t0.Add(time.Minute)
 		full.ApprovedAt = t0.Add(2 * time.Minute)
+		full.Provider, full.ProviderRef = "twilioverify", "VE0123456789abcdef0123456789abcdef"
 		// Sub-millisecond precision and zone are dropped: times come back UTC ms.
 		odd := newVerification("v-odd")
 		odd.CreatedAt = time.Date(2030, 1, 2, 4, 4, 5, 6_789_123, time.FixedZone("X", 3600))
@@ -147,9 +148,11 @@ func TestUpdateVerification(t *testing.T) {
 		want.ExpiresAt = t0.Add(10 * time.Minute)
 		want.LastSentAt = t0.Add(30 * time.Second)
 		want.ApprovedAt = t0.Add(time.Minute)
+		want.ProviderRef = "c11236f4-00bf-4b89-84ba-88b25df97315"
 		upd := want
 		upd.Masked = "changed" // immutable: not written
 		upd.PhoneIndex = []byte("changed")
+		upd.Provider = "changed" // immutable: not written
 		write(t, db, func(tx verify.Tx) error { return tx.UpdateVerification(&upd) })
 
 		assertVerification(t, mustVerification(t, db, v.ID), &want)

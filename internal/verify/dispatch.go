@@ -89,7 +89,7 @@ func (d *Dispatcher) lease() time.Duration { return 3*d.cfg.SendTimeout + 5*time
 func (d *Dispatcher) Run(ctx context.Context) error {
 	// A message abandoned in flight may go again only when every provider
 	// it could have gone to drops repeats.
-	retry := true
+	retry := d.svc.provider == nil // a provider's send cannot be told apart from a repeat
 	for _, st := range d.chain {
 		dd, ok := st.Sender.(sms.Deduplicator)
 		retry = retry && ok && dd.Deduplicates()
@@ -216,9 +216,12 @@ func (d *Dispatcher) send(ctx context.Context, m *Message) (string, error) {
 	}
 	now := d.svc.now().UTC()
 	m.Attempts++
-	if v.Status != StatusPending || !now.Before(v.ExpiresAt) || v.CodeSealed == nil {
+	if v.Status != StatusPending || !now.Before(v.ExpiresAt) || (v.CodeSealed == nil && v.Provider == "") {
 		m.State = MessageDropped
 		return "dropped", d.finish(ctx, m, v, "", "", nil, now)
+	}
+	if v.Provider != "" && d.svc.provider != nil {
+		return d.sendProvider(ctx, m, v)
 	}
 	if m.Provider == "" {
 		step, ok := d.firstStep(m.Channel, v.Country)

@@ -132,6 +132,11 @@ type Verification struct {
 	ExpiresAt   time.Time
 	LastSentAt  time.Time
 	ApprovedAt  time.Time // zero unless approved
+	// Provider names the Provider that makes, sends and checks this
+	// verification's code ("" when ringfence makes it); ProviderRef is the
+	// provider's id for it, "" until the provider took the first send.
+	Provider    string
+	ProviderRef string
 
 	// Outcome is what an approval meant for the account (set by Check when
 	// Accounts is configured; not stored).

@@ -136,17 +136,11 @@ func (v *Verifier) Start(ctx context.Context, to, channel, locale string) (strin
 // Other failures give *sms.Error with Twilio's numeric code, or an error wrapping
 // ctx.Err().
 func (v *Verifier) Check(ctx context.Context, sid, code string) (bool, error) {
-	if !strings.HasPrefix(sid, "VE") || !safeSID(sid) || len(code) < 4 || len(code) > 10 || !alnum(code) {
-		return false, &sms.Error{Provider: name, Code: sms.CodeInvalidMessage}
-	}
-	var out struct {
-		Status string `json:"status"`
-	}
-	status, err := v.post(ctx, "/VerificationCheck", url.Values{"VerificationSid": {sid}, "Code": {code}}, &out)
+	st, status, err := v.check(ctx, sid, code)
 	if err != nil {
 		return false, err
 	}
-	switch out.Status {
+	switch st {
 	case "approved":
 		return true, nil
 	case "pending":
@@ -155,6 +149,66 @@ func (v *Verifier) Check(ctx context.Context, sid, code string) (bool, error) {
 		return false, &sms.Error{Provider: name, Code: CodeClosed, Status: status}
 	}
 	return false, &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: status}
+}
+
+// check posts a VerificationCheck and returns the status Twilio answered with.
+func (v *Verifier) check(ctx context.Context, sid, code string) (string, int, error) {
+	if !strings.HasPrefix(sid, "VE") || !safeSID(sid) || len(code) < 4 || len(code) > 10 || !alnum(code) {
+		return "", 0, &sms.Error{Provider: name, Code: sms.CodeInvalidMessage}
+	}
+	var out struct {
+		Status string `json:"status"`
+	}
+	status, err := v.post(ctx, "/VerificationCheck", url.Values{"VerificationSid": {sid}, "Code": {code}}, &out)
+	return out.Status, status, err
+}
+
+// SendCode asks Twilio to send a code to to on channel. Twilio sends the same
+// code again when a verification to the same number and channel is pending, so
+// a resend (ref set) is the same request; it returns the verification's sid.
+func (v *Verifier) SendCode(ctx context.Context, to, channel, ref string) (string, error) {
+	return v.Start(ctx, to, channel, "")
+}
+
+// CheckCode checks code for the verification sid and returns sms.CheckApproved,
+// sms.CheckWrong, sms.CheckExpired (Twilio reports it expired, or no longer
+// has it: it forgets a verification once it expired or ran out of attempts) or
+// sms.CheckFailed (out of attempts, canceled). Other failures give *sms.Error.
+func (v *Verifier) CheckCode(ctx context.Context, sid, code string) (string, error) {
+	st, status, err := v.check(ctx, sid, code)
+	var e *sms.Error
+	switch {
+	case errors.As(err, &e) && e.Code == "20404":
+		return sms.CheckExpired, nil
+	case errors.As(err, &e) && e.Code == "60202":
+		return sms.CheckFailed, nil
+	case err != nil:
+		return "", err
+	}
+	switch st {
+	case "approved":
+		return sms.CheckApproved, nil
+	case "pending":
+		return sms.CheckWrong, nil
+	case "expired":
+		return sms.CheckExpired, nil
+	case "canceled", "max_attempts_reached", "deleted", "failed":
+		return sms.CheckFailed, nil
+	}
+	return "", &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: status}
+}
+
+// Cancel cancels the pending verification sid (POST to the Verification with
+// Status=canceled). A verification Twilio no longer has gives *sms.Error Code "20404".
+func (v *Verifier) Cancel(ctx context.Context, sid string) error {
+	if !strings.HasPrefix(sid, "VE") || !safeSID(sid) {
+		return &sms.Error{Provider: name, Code: sms.CodeInvalidMessage}
+	}
+	var out struct {
+		Status string `json:"status"`
+	}
+	_, err := v.post(ctx, "/Verifications/"+sid, url.Values{"Status": {"canceled"}}, &out)
+	return err
 }
 
 // post sends form to the service's resource path and decodes a 2xx answer into out.

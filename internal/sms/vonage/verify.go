@@ -141,6 +141,73 @@ func (v *Verifier) Check(ctx context.Context, requestID, code string) (bool, err
 	return true, nil
 }
 
+// SendCode asks Vonage to send a code by SMS to to; a resend (ref set) moves
+// the request ref to its next workflow step. When it has none (Vonage answers
+// 409 or 404), the request is canceled and a new one started, whose id is
+// returned; the person then gets a new code, and the old one can no longer
+// approve.
+func (v *Verifier) SendCode(ctx context.Context, to, channel, ref string) (string, error) {
+	if channel != string(sms.SMS) {
+		return "", &sms.Error{Provider: name, Code: sms.CodeUnsupportedChannel}
+	}
+	if ref == "" {
+		return v.Start(ctx, to, "")
+	}
+	if !validID(ref) {
+		return "", &sms.Error{Provider: name, Code: sms.CodeInvalidMessage}
+	}
+	_, err := request(ctx, v.client, http.MethodPost, v.endpoint+"/"+url.PathEscape(ref)+"/next_workflow",
+		v.cfg.APIKey, v.cfg.APISecret, struct{}{}, nil)
+	var e *sms.Error
+	if errors.As(err, &e) && (e.Status == http.StatusConflict || e.Status == http.StatusNotFound) {
+		if err := v.Cancel(ctx, ref); err != nil && !gone(err) {
+			return "", err
+		}
+		return v.Start(ctx, to, "")
+	}
+	if err != nil {
+		return "", err
+	}
+	return ref, nil
+}
+
+// CheckCode checks code for the request requestID and returns
+// sms.CheckApproved, sms.CheckWrong, sms.CheckExpired (Vonage answers 410: its
+// time ran out or too many wrong codes were tried, or 404: it no longer has
+// it) or sms.CheckFailed (409: the request takes no code). Other failures
+// give *sms.Error.
+func (v *Verifier) CheckCode(ctx context.Context, requestID, code string) (string, error) {
+	ok, err := v.Check(ctx, requestID, code)
+	var e *sms.Error
+	switch {
+	case err == nil && ok:
+		return sms.CheckApproved, nil
+	case err == nil:
+		return sms.CheckWrong, nil
+	case errors.As(err, &e) && e.Status == http.StatusGone, errors.As(err, &e) && e.Status == http.StatusNotFound:
+		return sms.CheckExpired, nil
+	case errors.As(err, &e) && e.Status == http.StatusConflict:
+		return sms.CheckFailed, nil
+	}
+	return "", err
+}
+
+// Cancel cancels the request requestID (DELETE /v2/verify/{id}). A request
+// Vonage no longer has gives *sms.Error with Status 404.
+func (v *Verifier) Cancel(ctx context.Context, requestID string) error {
+	if !validID(requestID) {
+		return &sms.Error{Provider: name, Code: sms.CodeInvalidMessage}
+	}
+	_, err := request(ctx, v.client, http.MethodDelete, v.endpoint+"/"+url.PathEscape(requestID), v.cfg.APIKey, v.cfg.APISecret, nil, nil)
+	return err
+}
+
+// gone reports whether err says Vonage no longer has the request.
+func gone(err error) bool {
+	var e *sms.Error
+	return errors.As(err, &e) && (e.Status == http.StatusNotFound || e.Status == http.StatusGone)
+}
+
 // validID reports whether id looks like a Vonage request id (a UUID), so it can
 // be put in a path.
 func validID(id string) bool {

@@ -155,16 +155,27 @@ func digits(e164 string) string {
 // answer that is not a readable JSON document gives a CodeBadResponse *sms.Error;
 // any other answer gives the problem's code as an *sms.Error.
 func do(ctx context.Context, client *http.Client, endpoint, key, secret string, in, out any) (int, error) {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return 0, fmt.Errorf("vonage: encode request: %w", err)
+	return request(ctx, client, http.MethodPost, endpoint, key, secret, in, out)
+}
+
+// request is do with any method; a nil in sends no body, a nil out reads no answer.
+func request(ctx context.Context, client *http.Client, method, endpoint, key, secret string, in, out any) (int, error) {
+	var body io.Reader = http.NoBody
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("vonage: encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
 	if err != nil {
 		return 0, fmt.Errorf("vonage: new request: %w", err)
 	}
 	req.SetBasicAuth(key, secret)
-	req.Header.Set("Content-Type", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 
 	resp, err := client.Do(req)
@@ -180,7 +191,7 @@ func do(ctx context.Context, client *http.Client, endpoint, key, secret string, 
 		answer = nil // a truncated document cannot be decoded
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if json.Unmarshal(answer, out) != nil {
+		if out != nil && json.Unmarshal(answer, out) != nil {
 			return resp.StatusCode, &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: resp.StatusCode}
 		}
 		return resp.StatusCode, nil
