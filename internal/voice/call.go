@@ -52,7 +52,7 @@ type Call struct {
 	ackEnd chan struct{} // closed when the 200 OK's ACK came or its retransmissions ended
 	runs   sync.WaitGroup
 
-	reinvite sync.Mutex // one re-INVITE at a time
+	reinvite chan struct{} // one re-INVITE at a time: a slot of capacity one
 
 	mu         sync.Mutex
 	reason     string
@@ -596,6 +596,7 @@ func (p *setup) newCall(trunk *Trunk, offer *description) (*Call, error) {
 		dest:       req.Source(),
 		done:       make(chan struct{}),
 		ackEnd:     make(chan struct{}),
+		reinvite:   make(chan struct{}, 1),
 		remoteCSeq: cseqOf(req),
 		sdp: local{
 			ip:      s.publicIP,

@@ -2,9 +2,14 @@ package voice
 
 import (
 	"errors"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
+
+// reinviteWait is how long a re-INVITE waits for the one before it to be
+// acknowledged before it is answered 500.
+const reinviteWait = 500 * time.Millisecond
 
 // reinvite answers an INVITE in a dialog. With an offer it moves the
 // media to the caller's new address (a transfer, a NAT rebinding) or puts
@@ -22,12 +27,20 @@ func (s *Server) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = s.respond(req, tx, sip.StatusRequestPending, "Request Pending", nil)
 		return
 	}
-	if !c.reinvite.TryLock() {
-		// RFC 3261 14.2: an INVITE while one is pending gets 500 and Retry-After.
+	// The previous re-INVITE holds the slot until its ACK is handled; the
+	// caller may send the next one right after that ACK, and the two
+	// requests can be handled in either order. A short wait covers that;
+	// an INVITE while another is really pending gets 500 and Retry-After
+	// (RFC 3261 14.2).
+	wait := time.NewTimer(reinviteWait)
+	select {
+	case c.reinvite <- struct{}{}:
+		wait.Stop()
+	case <-wait.C:
 		_ = s.respond(req, tx, sip.StatusInternalServerError, "Server Internal Error", nil, sip.NewHeader("Retry-After", "1"))
 		return
 	}
-	defer c.reinvite.Unlock()
+	defer func() { <-c.reinvite }()
 	seq := cseqOf(req)
 	c.mu.Lock()
 	stale := seq <= c.remoteCSeq
