@@ -176,6 +176,10 @@ func baresipCall(t *testing.T, target, user string, wav []byte, limit time.Durat
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "baresip", "-f", dir, "-e", "/dial "+target, "-t", fmt.Sprint(int(limit.Seconds())))
+	// Stop baresip with SIGINT so that sndfile finishes the recording's
+	// header; kill it only if it does not quit.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -331,19 +335,59 @@ func TestPhoneLineBaresipEmergency(t *testing.T) {
 	if !subsequence(heard, []float64{e2eDisclosure, e2eStory, e2eEmergency}) {
 		t.Fatalf("heard %v, want the disclosure, the story, then the emergency message", heard)
 	}
-	story := 0
-	for p := pcm; len(p) >= 800; p = p[800:] {
-		if f, ok := media.DetectTone(p[:800], e2eTones...); ok && f == e2eStory {
-			story++
-		}
-	}
-	if story >= 35 {
-		t.Errorf("the story played %d00 ms of 4 s: the emergency did not cut it", story)
+	if story := toneTime(pcm, e2eStory); story >= 3500*time.Millisecond {
+		t.Errorf("the story played %v of 4 s: the emergency did not cut it", story)
 	}
 	recs, err := m.DB.Calls(context.Background(), time.Now().Add(-time.Hour))
 	if err != nil || len(recs) != 1 || !recs[0].Emergency {
 		t.Fatalf("records %+v %v: want one, with the emergency", recs, err)
 	}
+}
+
+// TestPhoneLineBaresipBargeIn: a baresip caller asks for a story and
+// talks over it: the story stops at once and the line answers what the
+// caller said instead.
+func TestPhoneLineBaresipBargeIn(t *testing.T) {
+	if _, err := exec.LookPath("baresip"); err != nil {
+		t.Skip("baresip is not installed (Debian package baresip-core): skipping the phone call test")
+	}
+	engines := fakeEngines(t)
+	var logs syncBuffer
+	m, stop := startMain(t, t.TempDir(), &logs, phoneConfig(engines.URL, 14*time.Second))
+	defer stop()
+	udp, _ := m.Phone.Addr()
+
+	// Silent 3 s, "tell me a story", then "hello" 1.8 s into it.
+	var say []int16
+	say = append(say, make([]int16, 3*8000)...)
+	say = append(say, media.Tone(e2eStoryAsk, 800*time.Millisecond, 0.3)...)
+	say = append(say, make([]int16, 2500*8)...)
+	say = append(say, media.Tone(e2eHello, 800*time.Millisecond, 0.3)...)
+	say = append(say, make([]int16, 60*8000)...)
+	pcm := baresipCall(t, fmt.Sprintf("sip:assistant@%s", udp), "+14155550123", llm.EncodeWAV(say, 8000), 60*time.Second)
+	heard := heardSequence(pcm)
+	t.Logf("heard %v", heard)
+	if !subsequence(heard, []float64{e2eDisclosure, e2eStory, e2eAnswer}) {
+		t.Fatalf("heard %v, want the disclosure, the story, then the answer to hello", heard)
+	}
+	if story := toneTime(pcm, e2eStory); story >= 3500*time.Millisecond {
+		t.Errorf("the story played %v of 4 s: talking over it did not cut it", story)
+	}
+	recs, err := m.DB.Calls(context.Background(), time.Now().Add(-time.Hour))
+	if err != nil || len(recs) != 1 || recs[0].Emergency || recs[0].Turns < 2 {
+		t.Fatalf("records %+v %v: want one call of two turns or more, no emergency", recs, err)
+	}
+}
+
+// toneTime is how long tone f is heard in pcm, in 100 ms steps.
+func toneTime(pcm []int16, f float64) time.Duration {
+	var d time.Duration
+	for ; len(pcm) >= 800; pcm = pcm[800:] {
+		if g, ok := media.DetectTone(pcm[:800], e2eTones...); ok && g == f {
+			d += 100 * time.Millisecond
+		}
+	}
+	return d
 }
 
 func subsequence(have, want []float64) bool {

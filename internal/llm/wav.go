@@ -38,7 +38,9 @@ func EncodeWAV(pcm []int16, rate int) []byte {
 // DecodeWAV returns the samples and sample rate of a WAV file of 16-bit
 // PCM; stereo is mixed down to mono. A data chunk whose size runs past the
 // end of b, as streaming encoders write (espeak-ng, OpenAI), is read to
-// the end of b.
+// the end of b, and so is a data chunk of size 0 followed by samples, as a
+// recorder leaves its file when it was stopped before it could finish the
+// header (libsndfile writes the sizes on close).
 func DecodeWAV(b []byte) (pcm []int16, rate int, err error) {
 	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
 		return nil, 0, fmt.Errorf("%w: no RIFF WAVE header", ErrWAV)
@@ -48,7 +50,7 @@ func DecodeWAV(b []byte) (pcm []int16, rate int, err error) {
 		id := string(b[p : p+4])
 		size := int(binary.LittleEndian.Uint32(b[p+4:]))
 		body := b[p+8:]
-		if size < 0 || size > len(body) {
+		if size < 0 || size > len(body) || (id == "data" && size == 0) {
 			size = len(body)
 		}
 		body = body[:size]

@@ -49,6 +49,7 @@ func TestDecodeWAV(t *testing.T) {
 		// Streaming encoders write a data size they cannot know.
 		{"openai streaming size", append(wavHeader(1, 1, 24000, 16, 0xFFFFFFFF), samples...), []int16{1, 3, -1, -3}, 24000},
 		{"espeak size", append(wavHeader(1, 1, 22050, 16, 0x7ffff000), samples...), []int16{1, 3, -1, -3}, 22050},
+		{"unfinished recording", append(wavHeader(1, 1, 8000, 16, 0), samples...), []int16{1, 3, -1, -3}, 8000},
 		{"stereo", append(wavHeader(1, 2, 16000, 16, 8), samples...), []int16{2, -2}, 16000},
 	} {
 		got, rate, err := DecodeWAV(tc.b)
