@@ -159,11 +159,12 @@ func parse(s, region string) (Number, error) {
 	if pn.GetExtension() != "" {
 		return Number{}, errExtension
 	}
-	// IsValidNumber is IsValidNumberForRegion with this region; finding
-	// the region of a number of a shared calling code such as +1 costs a
-	// match against every region's patterns, so find it once.
+	// A number is valid when its region's patterns give it a type:
+	// IsValidNumberForRegion is exactly GetNumberType != UNKNOWN for the
+	// region GetRegionCodeForNumber finds, so match the patterns once.
 	region = phonenumbers.GetRegionCodeForNumber(&pn)
-	if !phonenumbers.IsValidNumberForRegion(&pn, region) {
+	pt := phonenumbers.GetNumberType(&pn)
+	if region == "" || pt == phonenumbers.UNKNOWN {
 		return Number{}, errNotValid
 	}
 	e164 := phonenumbers.Format(&pn, phonenumbers.E164)
@@ -173,7 +174,7 @@ func parse(s, region string) (Number, error) {
 	n := Number{
 		e164:   e164,
 		region: region,
-		typ:    typeOf(phonenumbers.GetNumberType(&pn)),
+		typ:    typeOf(pt),
 		code:   int(pn.GetCountryCode()),
 	}
 	if n.region == nonGeoRegion {

@@ -54,9 +54,10 @@ type Config struct {
 type DB struct {
 	d      dialect
 	url    string
-	w      *sql.DB // writes: SQLite's one connection, or the Postgres pool
-	r      *sql.DB // reads: SQLite's query_only pool, or the Postgres pool
-	writer *writer // SQLite group commit; nil on Postgres
+	w      *sql.DB    // writes: SQLite's one connection, or the Postgres pool
+	r      *sql.DB    // reads: SQLite's query_only pool, or the Postgres pool
+	writer *writer    // SQLite group commit; nil on Postgres
+	reads  *readStmts // SQLite's prepared reads; nil on Postgres (pgx caches its own)
 	log    *slog.Logger
 	mac    func([]byte) []byte
 
@@ -107,6 +108,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if d == sqlite {
 		db.writer = newWriter(db.w, maxBatch, log)
 		db.writer.mac = cfg.AuditMAC
+		db.reads = &readStmts{db: db.r, m: make(map[string]*sql.Stmt)}
 	}
 	return db, nil
 }
@@ -173,6 +175,9 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		if db.writer != nil {
 			db.writer.close()
+		}
+		if db.reads != nil {
+			db.reads.close()
 		}
 		db.closeErr = db.closeConns()
 	})
@@ -391,11 +396,63 @@ func (t *tx) Lock(key []byte) error {
 // Reads outside transactions go to the read pool.
 
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := db.reads.get(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
 	return db.r.QueryRowContext(ctx, db.d.rebind(query), args...)
 }
 
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := db.reads.get(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
 	return db.r.QueryContext(ctx, db.d.rebind(query), args...)
+}
+
+// readStmts keeps SQLite's reads prepared on the read pool, for the same
+// reason as stmtCache: a read on the request path (the API key, the
+// tombstone check) costs as much to parse as to run. database/sql prepares
+// a statement again on each pool connection it meets. Safe for concurrent
+// use; a nil *readStmts prepares nothing.
+type readStmts struct {
+	db *sql.DB
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+func (c *readStmts) get(ctx context.Context, query string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.RLock()
+	s, ok := c.m[query]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.m[query]; ok {
+		return s
+	}
+	if len(c.m) >= maxCachedStmts {
+		return nil
+	}
+	s, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // the plain call reports the error
+	}
+	c.m[query] = s
+	return s
+}
+
+func (c *readStmts) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.m {
+		s.Close()
+	}
+	clear(c.m)
 }
 
 // Times are stored as INTEGER (BIGINT) unix milliseconds in UTC, so both
