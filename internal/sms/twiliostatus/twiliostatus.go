@@ -7,11 +7,7 @@ package twiliostatus
 
 import (
 	"errors"
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/ringfence/ringfence/internal/sms/twilio"
 )
@@ -31,9 +27,6 @@ const (
 	// StatusUnknown is any state this package does not know.
 	StatusUnknown = "unknown"
 )
-
-// maxCallback bounds how much of a callback body is read.
-const maxCallback = 64 << 10
 
 // Errors returned by ParseStatus.
 var (
@@ -63,12 +56,12 @@ type Status struct {
 // Twilio's signature has no timestamp: a captured callback can be replayed as is
 // (never altered), so its handling must be idempotent.
 func ParseStatus(r *http.Request, authToken, publicURL string) (Status, error) {
-	form, err := readForm(r)
-	if err != nil {
-		return Status{}, err
-	}
-	if !twilio.ValidSignature(authToken, publicURL, form, r.Header.Get("X-Twilio-Signature")) {
+	form, err := twilio.ReadCallback(r, authToken, publicURL)
+	switch {
+	case errors.Is(err, twilio.ErrCallbackSignature):
 		return Status{}, ErrSignature
+	case err != nil:
+		return Status{}, ErrPayload
 	}
 	sid, status := form.Get("MessageSid"), form.Get("MessageStatus")
 	if sid == "" {
@@ -91,27 +84,8 @@ func ParseStatus(r *http.Request, authToken, publicURL string) (Status, error) {
 	case "undelivered", "failed", "canceled":
 		st.State = StatusFailed
 	}
-	if n, err := strconv.ParseUint(form.Get("ErrorCode"), 10, 32); err == nil && n > 0 && n <= 999999 {
-		st.ErrorCode = strconv.FormatUint(n, 10)
+	if code := twilio.CallbackErrorCode(form); code != "" {
+		st.ErrorCode = code
 	}
 	return st, nil
-}
-
-// readForm reads r's url-encoded body, up to maxCallback bytes.
-func readForm(r *http.Request) (url.Values, error) {
-	if r.Method != http.MethodPost {
-		return nil, ErrPayload
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, ErrPayload
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallback+1))
-	if err != nil || len(body) > maxCallback {
-		return nil, ErrPayload
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, ErrPayload
-	}
-	return form, nil
 }

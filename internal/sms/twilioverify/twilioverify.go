@@ -9,17 +9,14 @@ package twilioverify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ringfence/ringfence/internal/sms"
+	"github.com/ringfence/ringfence/internal/sms/twilio"
 )
 
 // DefaultBaseURL is the Twilio Verify API root.
@@ -27,9 +24,6 @@ const DefaultBaseURL = "https://verify.twilio.com"
 
 // name is the provider name in errors.
 const name = "twilioverify"
-
-// maxResponse bounds how much of an answer is read.
-const maxResponse = 64 << 10
 
 // CodeClosed is the Code of the *sms.Error Check returns for a verification
 // Twilio reports as no longer pending (canceled, expired, max_attempts_reached...)
@@ -213,49 +207,12 @@ func (v *Verifier) Cancel(ctx context.Context, sid string) error {
 
 // post sends form to the service's resource path and decodes a 2xx answer into out.
 func (v *Verifier) post(ctx context.Context, path string, form url.Values, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.service+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		return 0, fmt.Errorf("twilioverify: new request: %w", err)
+	status, err := twilio.Post(ctx, v.client, name, v.service+path, v.cfg.AccountSID, v.cfg.AuthToken, form, out)
+	var e *sms.Error
+	if errors.As(err, &e) && permanent[e.Code] {
+		e.Temporary = false
 	}
-	req.SetBasicAuth(v.cfg.AccountSID, v.cfg.AuthToken)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return 0, transportError(ctx, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return 0, transportError(ctx, err)
-	}
-	if len(body) > maxResponse {
-		body = nil // a truncated document cannot be decoded
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if json.Unmarshal(body, out) != nil {
-			return resp.StatusCode, &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: resp.StatusCode}
-		}
-		return resp.StatusCode, nil
-	}
-	// Twilio's error document also holds "message", which may echo the number:
-	// only the numeric code is decoded.
-	var fail struct {
-		Code json.Number `json:"code"`
-	}
-	code := "http_" + strconv.Itoa(resp.StatusCode)
-	if json.Unmarshal(body, &fail) == nil {
-		if n, err := strconv.ParseUint(string(fail.Code), 10, 32); err == nil && n > 0 && n <= 999999 {
-			code = strconv.FormatUint(n, 10)
-		}
-	}
-	return resp.StatusCode, &sms.Error{
-		Provider:  name,
-		Code:      code,
-		Status:    resp.StatusCode,
-		Temporary: temporary(resp.StatusCode, code),
-	}
+	return status, err
 }
 
 // permanent are codes Twilio answers with 429 that waiting a little does not cure:
@@ -263,28 +220,6 @@ func (v *Verifier) post(ctx context.Context, path string, form url.Values, out a
 var permanent = map[string]bool{
 	"60202": true, // max check attempts reached
 	"60203": true, // max send attempts reached
-}
-
-// temporary reports whether a request answered with status and code may succeed later.
-func temporary(status int, code string) bool {
-	if permanent[code] {
-		return false
-	}
-	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
-}
-
-// transportError turns a failure to exchange a request into an error wrapping
-// ctx.Err() if ctx ended, else a temporary *sms.Error. The URL in a *url.Error is
-// dropped: only the transport's own text is kept.
-func transportError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("twilioverify: %w", ctx.Err())
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &sms.Error{Provider: name, Code: sms.CodeNetwork, Temporary: true, Err: err}
 }
 
 // safeSID reports whether sid is 34 letters and digits, as Twilio sids are.

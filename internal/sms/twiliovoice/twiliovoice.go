@@ -8,18 +8,15 @@ package twiliovoice
 
 import (
 	"context"
-	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ringfence/ringfence/internal/sms"
+	"github.com/ringfence/ringfence/internal/sms/twilio"
 )
 
 // DefaultBaseURL is the Twilio REST API root.
@@ -30,9 +27,6 @@ const DefaultVoice = "alice"
 
 // name is the provider name in errors.
 const name = "twiliovoice"
-
-// maxResponse bounds how much of an answer is read.
-const maxResponse = 64 << 10
 
 // repeats is how many times the code is read.
 const repeats = 2
@@ -136,53 +130,18 @@ func (s *Sender) Send(ctx context.Context, m sms.Message) (sms.Result, error) {
 	if s.cfg.StatusCallbackURL != "" {
 		form.Set("StatusCallback", s.cfg.StatusCallbackURL)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, strings.NewReader(form.Encode()))
+	var ok struct {
+		SID string `json:"sid"`
+	}
+	status, err := twilio.Post(ctx, s.client, name, s.endpoint, s.cfg.AccountSID, s.cfg.AuthToken, form, &ok)
 	if err != nil {
-		return sms.Result{}, fmt.Errorf("twiliovoice: new request: %w", err)
+		return sms.Result{}, err
 	}
-	req.SetBasicAuth(s.cfg.AccountSID, s.cfg.AuthToken)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return sms.Result{}, transportError(ctx, err)
+	if ok.SID == "" {
+		// Twilio accepted something: calling again could read the code twice.
+		return sms.Result{}, &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: status}
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return sms.Result{}, transportError(ctx, err)
-	}
-	if len(body) > maxResponse {
-		body = nil // a truncated document cannot be decoded
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		var ok struct {
-			SID string `json:"sid"`
-		}
-		if json.Unmarshal(body, &ok) != nil || ok.SID == "" {
-			// Twilio accepted something: calling again could read the code twice.
-			return sms.Result{}, &sms.Error{Provider: name, Code: sms.CodeBadResponse, Status: resp.StatusCode}
-		}
-		return sms.Result{ProviderID: ok.SID}, nil
-	}
-	// Twilio's error document also holds "message", which echoes the number:
-	// only the numeric code is decoded.
-	var fail struct {
-		Code json.Number `json:"code"`
-	}
-	errCode := "http_" + strconv.Itoa(resp.StatusCode)
-	if json.Unmarshal(body, &fail) == nil {
-		if n, err := strconv.ParseUint(string(fail.Code), 10, 32); err == nil && n > 0 && n <= 999999 {
-			errCode = strconv.FormatUint(n, 10)
-		}
-	}
-	return sms.Result{}, &sms.Error{
-		Provider:  name,
-		Code:      errCode,
-		Status:    resp.StatusCode,
-		Temporary: temporary(resp.StatusCode),
-	}
+	return sms.Result{ProviderID: ok.SID}, nil
 }
 
 // findCode returns the last run of 4 to 10 ASCII digits in body, or "".
@@ -293,23 +252,4 @@ func sayLanguage(tag string) string {
 		return l
 	}
 	return "en-US"
-}
-
-// temporary reports whether a request answered with status may succeed later.
-func temporary(status int) bool {
-	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
-}
-
-// transportError turns a failure to exchange a request into an error wrapping
-// ctx.Err() if ctx ended, else a temporary *sms.Error. The URL in a *url.Error is
-// dropped: only the transport's own text is kept.
-func transportError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("twiliovoice: %w", ctx.Err())
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &sms.Error{Provider: name, Code: sms.CodeNetwork, Temporary: true, Err: err}
 }
