@@ -82,22 +82,10 @@ func (s *Service) checkProvider(ctx context.Context, id, code, actor string) (*V
 	)
 	err := s.store.Write(ctx, func(tx Tx) error {
 		out, ask = nil, false
-		v, err := tx.Verification(id)
-		if err != nil {
-			return err
-		}
+		v, now, compare, err := s.countCheck(tx, id)
 		out = v
-		now := s.now().UTC().Truncate(time.Millisecond)
-		if v.Status != StatusPending {
-			return ErrClosed
-		}
-		if !now.Before(v.ExpiresAt) {
-			return s.finish(tx, v, StatusExpired, "verification.expired", "", now)
-		}
-		v.Checks++
-		v.UpdatedAt = now
-		if v.Checks > s.cfg.MaxChecks {
-			return s.finish(tx, v, StatusFailed, "verification.failed", "max_checks", now)
+		if !compare {
+			return err
 		}
 		if err := tx.UpdateVerification(v); err != nil {
 			return err

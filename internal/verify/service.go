@@ -431,22 +431,10 @@ func (s *Service) Check(ctx context.Context, id, code, actor string) (*Verificat
 	var out *Verification
 	err := s.store.Write(ctx, func(tx Tx) error {
 		out = nil
-		v, err := tx.Verification(id)
-		if err != nil {
-			return err
-		}
+		v, now, compare, err := s.countCheck(tx, id)
 		out = v
-		now := s.now().UTC().Truncate(time.Millisecond)
-		if v.Status != StatusPending {
-			return ErrClosed
-		}
-		if !now.Before(v.ExpiresAt) {
-			return s.finish(tx, v, StatusExpired, "verification.expired", "", now)
-		}
-		v.Checks++
-		v.UpdatedAt = now
-		if v.Checks > s.cfg.MaxChecks {
-			return s.finish(tx, v, StatusFailed, "verification.failed", "max_checks", now)
+		if !compare {
+			return err
 		}
 		if s.keys.CheckCode(v.CodeMAC, v.ID, code) {
 			return s.approve(tx, v, now)
@@ -468,6 +456,32 @@ func (s *Service) Check(ctx context.Context, id, code, actor string) (*Verificat
 		s.converted(out)
 	}
 	return out, nil
+}
+
+// countCheck reads verification id in tx and counts a check attempt on it,
+// before anything is compared. It returns the verification (also when it is
+// closed, with ErrClosed), the time of the attempt, and whether the check may
+// go on to compare: not when this attempt closed it, because it had expired
+// or the attempt is one beyond MaxChecks. Local and provider checks both
+// count through here, so they count alike.
+func (s *Service) countCheck(tx Tx, id string) (v *Verification, now time.Time, compare bool, err error) {
+	v, err = tx.Verification(id)
+	if err != nil {
+		return nil, now, false, err
+	}
+	now = s.now().UTC().Truncate(time.Millisecond)
+	if v.Status != StatusPending {
+		return v, now, false, ErrClosed
+	}
+	if !now.Before(v.ExpiresAt) {
+		return v, now, false, s.finish(tx, v, StatusExpired, "verification.expired", "", now)
+	}
+	v.Checks++
+	v.UpdatedAt = now
+	if v.Checks > s.cfg.MaxChecks {
+		return v, now, false, s.finish(tx, v, StatusFailed, "verification.failed", "max_checks", now)
+	}
+	return v, now, true, nil
 }
 
 // approve approves v and lets the accounts act on it, in the same transaction.
