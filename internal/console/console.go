@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	t, err := template.New("").Funcs(template.FuncMap{
 		"since": func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
+		"money": func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
