@@ -80,6 +80,9 @@ func (h *harness) sealedOf(subjectID string) [][]byte {
 // 410 Gone on every centre page; no file of the data folder holds the
 // number's ciphertexts or digits, and neither does the log.
 func TestPrivacyCentreErase(t *testing.T) {
+	if identity.EraseFreshness != privacy.ExportFreshness {
+		t.Fatalf("an erasure accepts a sign-in %s old, the centre's session lasts %s", identity.EraseFreshness, privacy.ExportFreshness)
+	}
 	h := privacyHarness(t)
 	sub := h.signup(numA, "")["subject_id"].(string)
 	keep := h.signup(numB, "")["subject_id"].(string)
