@@ -316,3 +316,74 @@ func TestEraseSubjectConsents(t *testing.T) {
 		}
 	})
 }
+
+// TestEraseOwn erases a subject at its own request on both engines: only
+// an approved verification of a number bound to the subject is evidence,
+// the word and the subject id must both be typed right, and the erasure
+// event has the purpose user_erasure and the verification as reference.
+func TestEraseOwn(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		s := newServices(t, db, identity.TombstoneRefuse)
+		const number = "+14155550164"
+		v, err := s.verifyNumber(ctx, number, verify.PurposeSignup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := v.SubjectID
+		other, err := s.verifyNumber(ctx, "+14155550165", verify.PurposeSignup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending, err := s.verify.Start(ctx, verify.StartRequest{Phone: number, Purpose: verify.PurposeLogin, Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := func(ve, word, confirm string) identity.OwnErasure {
+			return identity.OwnErasure{SubjectID: sub, Verification: ve, Word: word, Confirm: confirm, Actor: "test"}
+		}
+		events := count(t, db, "audit_events")
+		for _, tc := range []struct {
+			req  identity.OwnErasure
+			want error
+		}{
+			{own(pending.ID, "DELETE", sub), identity.ErrEvidence},
+			{own(other.ID, "DELETE", sub), identity.ErrEvidence},
+			{own("ve_aaaaaaaaaaaaaaaaaaaaaaaaaa", "DELETE", sub), identity.ErrEvidence},
+			{own("sub_x", "DELETE", sub), identity.ErrEvidence},
+			{own(v.ID, "delete", sub), identity.ErrConfirm},
+			{own(v.ID, "DELETE", other.SubjectID), identity.ErrConfirm},
+			{own(v.ID, "DELETE", ""), identity.ErrConfirm},
+			{own(v.ID, "", sub), identity.ErrConfirm},
+		} {
+			if _, err := s.ident.EraseOwn(ctx, tc.req); !errors.Is(err, tc.want) {
+				t.Errorf("EraseOwn(%+v) = %v, want %v", tc.req, err, tc.want)
+			}
+		}
+		if n := count(t, db, "audit_events"); n != events {
+			t.Errorf("refused erasures appended %d audit events", n-events)
+		}
+		if erased, err := s.ident.Erased(ctx, sub); err != nil || erased {
+			t.Fatalf("after refused erasures: erased %v, %v", erased, err)
+		}
+
+		e, err := s.ident.EraseOwn(ctx, own(v.ID, "DELETE", sub))
+		if err != nil || e.Numbers != 1 || e.Tombstones != 1 {
+			t.Fatalf("EraseOwn: %+v, %v", e, err)
+		}
+		if erased, err := s.ident.Erased(ctx, sub); err != nil || !erased {
+			t.Errorf("Erased after erasure: %v, %v", erased, err)
+		}
+		if erased, err := s.ident.Erased(ctx, other.SubjectID); err != nil || erased {
+			t.Errorf("Erased of the other subject: %v, %v", erased, err)
+		}
+		if _, err := s.ident.EraseOwn(ctx, own(v.ID, "DELETE", sub)); !errors.Is(err, identity.ErrErased) {
+			t.Errorf("a second erasure: %v, want ErrErased", err)
+		}
+		var purpose, ref string
+		if err := db.queryRow(ctx, `SELECT purpose, verification_id FROM audit_events WHERE type = 'subject.erased' AND subject_id = ?`,
+			sub).Scan(&purpose, &ref); err != nil || purpose != identity.PurposeUserErasure || ref != v.ID {
+			t.Errorf("the erasure event: purpose %q, reference %q, %v", purpose, ref, err)
+		}
+	})
+}
