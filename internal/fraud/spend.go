@@ -102,16 +102,16 @@ func (g *Guard) Spend() Spend {
 		spent   int64
 	}
 	var rows []row
-	for i := range g.shards {
-		sh := &g.shards[i]
-		sh.mu.Lock()
-		for k, s := range sh.m {
-			if k.k == kCountry && s.spendDay == day && s.spent > 0 {
-				rows = append(rows, row{k.s, s.spent})
-				sum += s.spent
-			}
+	g.cmu.Lock()
+	refs := slices.Clone(g.countries)
+	g.cmu.Unlock()
+	for _, r := range refs {
+		r.sh.mu.Lock()
+		if r.s.spendDay == day && r.s.spent > 0 {
+			rows = append(rows, row{r.code, r.s.spent})
+			sum += r.s.spent
 		}
-		sh.mu.Unlock()
+		r.sh.mu.Unlock()
 	}
 	slices.SortFunc(rows, func(a, b row) int { return cmp.Or(cmp.Compare(b.spent, a.spent), cmp.Compare(a.country, b.country)) })
 	for _, r := range rows {
