@@ -48,7 +48,8 @@ func (b *staffBrowser) signIn(m member) *resp {
 
 // TestStaffConsoleApprovals: a tos_review reveal requested through the API
 // is approved by two approvers on the console; a viewer sees the queue but
-// cannot open the approval page, and the requester cannot approve.
+// cannot open the approval page, and neither a viewer nor a reviewer may
+// approve or deny (403, and the request stays pending with no event).
 func TestStaffConsoleApprovals(t *testing.T) {
 	h := staffConsoleHarness(t, withAccess(t))
 	sub := h.signup(numA, "")["subject_id"].(string)
@@ -79,6 +80,9 @@ func TestStaffConsoleApprovals(t *testing.T) {
 	if r := v.do("POST", "/staff/reveals/"+id+"/approve", url.Values{}); r.status != http.StatusForbidden {
 		t.Errorf("the viewer approved: %d", r.status)
 	}
+	if r := v.do("POST", "/staff/reveals/"+id+"/deny", url.Values{"reason": {"not needed"}}); r.status != http.StatusForbidden {
+		t.Errorf("the viewer denied: %d", r.status)
+	}
 
 	// The requester (a reviewer) may not approve either.
 	h.clock.Advance(30 * time.Second) // a TOTP code signs in once
@@ -88,6 +92,27 @@ func TestStaffConsoleApprovals(t *testing.T) {
 	}
 	if r := rq.do("POST", "/staff/reveals/"+id+"/approve", url.Values{}); r.status != http.StatusForbidden {
 		t.Errorf("the requester approved: %d", r.status)
+	}
+	// Another reviewer may not deny it (the requester may withdraw their
+	// own request, which access.Service.Deny allows, so that is not tried
+	// here).
+	h.clock.Advance(30 * time.Second)
+	rv := &staffBrowser{browser{h: h}}
+	if r := rv.signIn(h.addStaff("rev2@example.com", access.RoleReviewer)); r.status != http.StatusSeeOther {
+		t.Fatalf("reviewer sign-in: %d %s", r.status, r.body)
+	}
+	if r := rv.do("POST", "/staff/reveals/"+id+"/deny", url.Values{"reason": {"not needed"}}); r.status != http.StatusForbidden {
+		t.Errorf("another reviewer denied: %d", r.status)
+	}
+	if r := rv.do("POST", "/staff/reveals/"+id+"/approve", url.Values{}); r.status != http.StatusForbidden {
+		t.Errorf("another reviewer approved: %d", r.status)
+	}
+	h.clock.Advance(30 * time.Second)
+	if st := h.get(h.login(reqr), "/v1/reveals/"+id).str("status"); st != "pending" {
+		t.Fatalf("after refused decisions below approver: %s, want pending", st)
+	}
+	if got := h.revealEvents("reveal.approved", id, "tos_review", sub); len(got) != 0 {
+		t.Errorf("refused approvals left approval events by %v", got)
 	}
 
 	for i, m := range []member{a1, a2} {
@@ -177,5 +202,49 @@ func TestStaffConsoleFraud(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("the fraud page lacks %q: %s", want, page)
 		}
+	}
+}
+
+// TestSpendView: the fraud page shows today's spend per country and in all
+// against the caps, counting allowed sends only, and says the figures are
+// the instance's own, in memory.
+func TestSpendView(t *testing.T) {
+	opts := withAccess(t)
+	var h *harness
+	opts.guard = func(c *fraud.Config) {
+		c.Now = func() time.Time { return h.clock.Now() }
+		c.Spend.Prices = map[string]float64{"US": 0.07}
+	}
+	h = staffConsoleHarness(t, opts)
+	b := &staffBrowser{browser{h: h}}
+	b.signIn(h.addStaff("viewer@example.com", access.RoleViewer))
+	spend := func() string {
+		t.Helper()
+		page := string(b.do("GET", "/staff/fraud", nil).wantStatus(http.StatusOK).body)
+		start, end := strings.Index(page, `<table id="spend">`), strings.Index(page, `id="spend-note"`)
+		if start < 0 || end < start {
+			t.Fatalf("the fraud page has no spend table: %s", page)
+		}
+		if !strings.Contains(page[end:], "this instance") || !strings.Contains(page[end:], "in memory") {
+			t.Errorf("the spend note does not say the figures are per instance and in memory: %s", page[end:])
+		}
+		return page[start:end]
+	}
+	table := spend()
+	if !strings.Contains(table, "<td>All countries</td><td>0</td><td>500</td>") || strings.Contains(table, "<td>US</td>") {
+		t.Errorf("before any send: %s", table)
+	}
+
+	h.signup(numA, "")
+	h.post(bootstrapKey, "/v1/fraud/lists", `{"kind":"country","value":"de","action":"block","reason":"abuse wave"}`).wantStatus(http.StatusCreated)
+	h.start(`{"phone":"` + numDE + `","channel":"sms","purpose":"signup"}`).wantStatus(http.StatusForbidden)
+	table = spend()
+	for _, want := range []string{"<td>All countries</td><td>0.07</td><td>500</td>", "<td>US</td><td>0.07</td><td>100</td>"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the spend table lacks %q: %s", want, table)
+		}
+	}
+	if strings.Contains(table, "DE") {
+		t.Errorf("a refused send was counted: %s", table)
 	}
 }

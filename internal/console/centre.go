@@ -134,9 +134,21 @@ func (c *Console) centreCheck(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// signedIn serves h to a signed-in person, and sends anyone else to sign in.
+// signedIn serves h to a signed-in person, and sends anyone else to sign
+// in; a session whose subject was erased gets 410 Gone.
 func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, v *verify.Verification)) http.HandlerFunc {
-	return gate(c.session, "/privacy", h)
+	return gate(c.session, "/privacy", func(w http.ResponseWriter, r *http.Request, v *verify.Verification) {
+		erased, err := c.cfg.Identity.Erased(r.Context(), v.SubjectID)
+		if err != nil {
+			c.centreError(w, "privacy centre erased", err)
+			return
+		}
+		if erased {
+			c.centreGone(w, v)
+			return
+		}
+		h(w, r, v)
+	})
 }
 
 // gate serves h to the requests session finds signed in, with who signed

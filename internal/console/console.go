@@ -1,4 +1,4 @@
-// Package console serves ringfence's web pages: the demo sign-up, the dev inbox and the transparency report.
+// Package console serves ringfence's web pages: the demo sign-up, the dev inbox, the transparency report, the privacy centre and the staff console.
 package console
 
 import (
@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	t, err := template.New("").Funcs(template.FuncMap{
 		"since": func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
+		"money": func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -87,6 +89,8 @@ func (c *Console) routes() {
 		c.mux.HandleFunc("POST /privacy/consents", c.signedIn(c.centreConsent))
 		c.mux.HandleFunc("GET /privacy/export", c.signedIn(c.centreExport))
 		c.mux.HandleFunc("GET /privacy/data", c.signedIn(c.centreExportPage))
+		c.mux.HandleFunc("GET /privacy/erase", c.signedIn(c.centreEraseForm))
+		c.mux.HandleFunc("POST /privacy/erase", c.signedIn(c.centreErase))
 		c.mux.HandleFunc("POST /privacy/signout", c.centreSignOut)
 	}
 	if c.cfg.Access != nil {
@@ -128,6 +132,7 @@ type page struct {
 	CodeLen   int
 	Report    *reportView
 	Centre    *centreView
+	Erase     *eraseView
 	Export    *privacy.Export
 	Staff     *staffView
 	Heading   string // of the number form; "" for the demo's

@@ -16,6 +16,7 @@ type fraudView struct {
 	Reasons  []reasonCount
 	Lists    []fraud.Entry
 	Breakers []fraud.BreakerState
+	Spend    fraud.Spend
 }
 
 type reasonCount struct {
@@ -23,13 +24,13 @@ type reasonCount struct {
 	Count  uint64
 }
 
-// staffFraud shows the fraud guard: its counters, its allow and block
-// lists and its open breakers. Any staff role may read it; changes go
+// staffFraud shows the fraud guard: its counters, today's spend against
+// the caps, its allow and block lists and its open breakers. Any staff role may read it; changes go
 // through the API (/v1/fraud/...) with an operator key.
 func (c *Console) staffFraud(w http.ResponseWriter, r *http.Request, st *access.Staff) {
 	v := &fraudView{}
 	if g := c.cfg.Verify.Guard(); g != nil {
-		v.On, v.Stats, v.Lists, v.Breakers = true, g.Stats(), g.Lists(), g.Breakers()
+		v.On, v.Stats, v.Lists, v.Breakers, v.Spend = true, g.Stats(), g.Lists(), g.Breakers(), g.Spend()
 		for reason, n := range v.Stats.Reasons {
 			if n > 0 {
 				v.Reasons = append(v.Reasons, reasonCount{reason, n})

@@ -1,5 +1,11 @@
 package fraud
 
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
 // moneyBits is how many low bits of Guard.total hold the millionths spent;
 // the bits above hold the day.
 const (
@@ -65,3 +71,58 @@ func (g *Guard) refundTotal(day, cost int64) {
 		}
 	}
 }
+
+// Spend is a Guard's spend on one UTC day against its caps, in the unit of
+// the price table. The figures live in the Guard's memory: each instance
+// counts its own sends, and a restart starts from zero.
+type Spend struct {
+	Day        time.Time      // midnight UTC of the day
+	Total      float64        // spent in all that day
+	TotalCap   float64        // SpendConfig.TotalPerDay; 0 means no cap
+	CountryCap float64        // SpendConfig.CountryPerDay; 0 means no cap
+	Countries  []CountrySpend // countries with spend that day, most first
+}
+
+// CountrySpend is one country's spend on the day.
+type CountrySpend struct {
+	Country string // ISO code, "001" for non-geographic numbers
+	Spent   float64
+}
+
+// Spend returns today's spend (by the Guard's clock): per country and in
+// all, with the caps. With a total cap the total is the figure the cap is
+// checked against; without one it is the sum of the countries.
+func (g *Guard) Spend() Spend {
+	now := g.now()
+	day := now.UnixNano() / dayNs
+	out := Spend{Day: time.Unix(0, day*dayNs).UTC(), TotalCap: money(g.totalCap), CountryCap: money(g.countryCap)}
+	var sum int64
+	type row struct {
+		country string
+		spent   int64
+	}
+	var rows []row
+	g.cmu.Lock()
+	refs := slices.Clone(g.countries)
+	g.cmu.Unlock()
+	for _, r := range refs {
+		r.sh.mu.Lock()
+		if r.s.spendDay == day && r.s.spent > 0 {
+			rows = append(rows, row{r.code, r.s.spent})
+			sum += r.s.spent
+		}
+		r.sh.mu.Unlock()
+	}
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Or(cmp.Compare(b.spent, a.spent), cmp.Compare(a.country, b.country)) })
+	for _, r := range rows {
+		out.Countries = append(out.Countries, CountrySpend{Country: r.country, Spent: money(r.spent)})
+	}
+	out.Total = money(sum)
+	if g.totalCap > 0 {
+		out.Total = money(g.totalSpent(day))
+	}
+	return out
+}
+
+// money turns millionths into the price table's unit.
+func money(m int64) float64 { return float64(m) / 1e6 }

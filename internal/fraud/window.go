@@ -161,7 +161,7 @@ func (g *Guard) create(sh *shard, k tkey, t int64, keep *[numKinds]tkey) *state 
 	sh.m[tkey{k.k, strings.Clone(k.s)}] = s
 	if k.k == kCountry {
 		g.cmu.Lock()
-		g.countries = append(g.countries, countryRef{sh, s})
+		g.countries = append(g.countries, countryRef{sh, s, strings.Clone(k.s)})
 		g.cmu.Unlock()
 	}
 	return s
@@ -210,6 +210,7 @@ func (g *Guard) drop(sh *shard, k tkey, s *state) {
 
 // countryRef points at a country's state; countries are never evicted.
 type countryRef struct {
-	sh *shard
-	s  *state
+	sh   *shard
+	s    *state
+	code string // the ISO country code
 }

@@ -14,8 +14,12 @@ import (
 var (
 	// ErrErased means the subject was erased already.
 	ErrErased = errors.New("subject erased")
-	// ErrConfirm means an erasure did not carry the subject id as its confirmation.
+	// ErrConfirm means an erasure did not carry the subject id (and, for
+	// a person's own erasure, ConfirmWord) as its confirmation.
 	ErrConfirm = errors.New("erasure not confirmed")
+	// ErrEvidence means a person's own erasure did not come with a fresh,
+	// approved verification of a number bound to the subject.
+	ErrEvidence = errors.New("erasure evidence is not a fresh approved verification of the subject's number")
 )
 
 // Tombstone modes: what a signup with the number of an erased subject gets.
@@ -152,6 +156,89 @@ func (s *Service) Erase(ctx context.Context, id, confirm, actor string) (*Erased
 	if confirm != id {
 		return nil, ErrConfirm
 	}
+	return s.erase(ctx, id, verify.Event{Actor: actor}, nil)
+}
+
+// ConfirmWord is what a person types, beside their subject id, to confirm
+// the erasure of their own account.
+const ConfirmWord = "DELETE"
+
+// EraseFreshness is how recently the verification that authorises a
+// person's own erasure must have been approved; the same as an export's.
+const EraseFreshness = 15 * time.Minute
+
+// PurposeUserErasure is the purpose of the subject.erased event of an
+// erasure the person asked for themself.
+const PurposeUserErasure = "user_erasure"
+
+// OwnErasure is a person's request to erase their own account.
+type OwnErasure struct {
+	SubjectID string
+	// Verification is the id of the approved verification the person
+	// signed in with: it must name the subject, be of a number still bound
+	// to it and be at most EraseFreshness old.
+	Verification string
+	Word         string // must be ConfirmWord
+	Confirm      string // must repeat SubjectID
+	Actor        string
+}
+
+// EraseOwn erases a subject at its own request, as Erase does, with the
+// purpose PurposeUserErasure and the verification as the event's reference.
+// A word or confirmation that is not exactly right is ErrConfirm; a
+// verification that is not approved, not the subject's, not of a number
+// bound to it or too old is ErrEvidence; an erased subject is ErrErased.
+// A refused erasure changes nothing.
+func (s *Service) EraseOwn(ctx context.Context, req OwnErasure) (*Erased, error) {
+	if !vault.ValidID("sub", req.SubjectID) {
+		return nil, ErrNotFound
+	}
+	if req.Word != ConfirmWord || req.Confirm != req.SubjectID {
+		return nil, ErrConfirm
+	}
+	if !vault.ValidID("ve", req.Verification) {
+		return nil, ErrEvidence
+	}
+	ev := verify.Event{Actor: req.Actor, Purpose: PurposeUserErasure, VerificationID: req.Verification}
+	return s.erase(ctx, req.SubjectID, ev, func(tx Tx, now time.Time) error {
+		v, err := tx.Verification(req.Verification)
+		if errors.Is(err, verify.ErrNotFound) {
+			return ErrEvidence
+		}
+		if err != nil {
+			return err
+		}
+		if v.Status != verify.StatusApproved || v.SubjectID != req.SubjectID || now.Sub(v.ApprovedAt) > EraseFreshness {
+			return ErrEvidence
+		}
+		b, err := tx.BindingByIndex(v.PhoneIndex)
+		if errors.Is(err, ErrNotFound) {
+			return ErrEvidence
+		}
+		if err != nil {
+			return err
+		}
+		if b.SubjectID != req.SubjectID || b.Released(now) {
+			return ErrEvidence
+		}
+		return nil
+	})
+}
+
+// Erased reports whether a subject was erased.
+func (s *Service) Erased(ctx context.Context, subjectID string) (bool, error) {
+	at, err := s.store.Erased(ctx, subjectID)
+	if err != nil {
+		return false, err
+	}
+	return !at.IsZero(), nil
+}
+
+// erase destroys subject id in one transaction, after check (if any)
+// accepts; ev gives the subject.erased event its actor, purpose and
+// reference.
+func (s *Service) erase(ctx context.Context, id string, ev verify.Event, check func(tx Tx, now time.Time) error) (*Erased, error) {
+	actor := ev.Actor
 	var out *Erased
 	err := s.store.Write(ctx, func(vtx verify.Tx) error {
 		tx, err := asTx(vtx)
@@ -169,6 +256,11 @@ func (s *Service) Erase(ctx context.Context, id, confirm, actor string) (*Erased
 			return err
 		}
 		now := s.now().UTC().Truncate(time.Millisecond)
+		if check != nil {
+			if err := check(tx, now); err != nil {
+				return err
+			}
+		}
 		bs, err := tx.BindingsOf(id)
 		if err != nil {
 			return err
@@ -206,8 +298,8 @@ func (s *Service) Erase(ctx context.Context, id, confirm, actor string) (*Erased
 		if err := tx.EraseSubject(e); err != nil {
 			return err
 		}
-		events = append(events, verify.Event{Type: "subject.erased", Actor: actor, SubjectID: id,
-			Detail: fmt.Sprintf("bindings:%d", len(bs)), At: now})
+		ev.Type, ev.SubjectID, ev.Detail, ev.At = "subject.erased", id, fmt.Sprintf("bindings:%d", len(bs)), now
+		events = append(events, ev)
 		return tx.AppendEvents(events...)
 	})
 	if err != nil {
@@ -236,4 +328,10 @@ func (s *Service) tombstoned(ctx context.Context, e164 string) (bool, error) {
 		return false, err
 	}
 	return s.store.Tombstoned(ctx, idx, s.now())
+}
+
+// Tombstone returns what an erasure leaves of a number: the tombstone mode
+// (TombstoneOff, TombstoneRefuse, TombstoneFlag) and how long it is kept.
+func (s *Service) Tombstone() (mode string, retention time.Duration) {
+	return s.cfg.Tombstone, s.cfg.TombstoneRetention
 }

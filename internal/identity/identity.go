@@ -111,6 +111,8 @@ type Store interface {
 	Audiences(ctx context.Context) ([]Audience, error)
 	SubjectKey(ctx context.Context, subjectID string) ([]byte, error) // ErrNotFound
 	Tombstoned(ctx context.Context, indexes [][]byte, now time.Time) (bool, error)
+	// Erased returns when a subject was erased, or the zero time.
+	Erased(ctx context.Context, subjectID string) (time.Time, error)
 }
 
 // Config holds the account rules.

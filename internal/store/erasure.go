@@ -73,8 +73,9 @@ func scanErased(row *sql.Row) (time.Time, error) {
 // subject row go; the verifications of its numbers (by subject id or by any
 // of e.PhoneIndexes) keep their ids and outcomes but lose their sealed
 // number, sealed code and masked form, and pending ones are canceled with
-// their unsent messages dropped; reveal requests lose their masked form. The
-// erasure itself is recorded. identity.ErrNotFound if there is no subject.
+// their unsent messages dropped; reveal requests lose their masked form; the
+// subject's consent records (with the blind index and receipt each holds)
+// go. Their audit events stay. The erasure itself is recorded. identity.ErrNotFound if there is no subject.
 func (t *tx) EraseSubject(e *identity.Erasure) error {
 	if _, err := t.exec(`DELETE FROM subject_keys WHERE subject_id = ?`, e.SubjectID); err != nil {
 		return fmt.Errorf("erase subject key: %w", err)
@@ -99,6 +100,9 @@ func (t *tx) EraseSubject(e *identity.Erasure) error {
 	}
 	if _, err := t.exec(`UPDATE reveal_requests SET masked = '' WHERE subject_id = ?`, e.SubjectID); err != nil {
 		return fmt.Errorf("erase: reveal requests: %w", err)
+	}
+	if _, err := t.exec(`DELETE FROM consents WHERE subject_id = ?`, e.SubjectID); err != nil {
+		return fmt.Errorf("erase: consents: %w", err)
 	}
 	if _, err := t.exec(`DELETE FROM bindings WHERE subject_id = ?`, e.SubjectID); err != nil {
 		return fmt.Errorf("erase: bindings: %w", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringfence/ringfence/internal/access"
 	"github.com/ringfence/ringfence/internal/identity"
+	"github.com/ringfence/ringfence/internal/privacy"
 	"github.com/ringfence/ringfence/internal/rekey"
 	"github.com/ringfence/ringfence/internal/vault"
 	"github.com/ringfence/ringfence/internal/verify"
@@ -245,6 +246,144 @@ func TestRekeyMovesLegacyBindings(t *testing.T) {
 		}
 		if v, err := s.verifyNumber(ctx, number, verify.PurposeLogin); err != nil || v.SubjectID != sub {
 			t.Errorf("login: %v, %v", v, err)
+		}
+	})
+}
+
+// TestEraseSubjectConsents: erasure deletes the subject's consent records
+// (each holds a blind index of its number and a receipt naming the subject)
+// in the same transaction, and leaves another subject's alone; a refused
+// erasure deletes none. The consent audit events stay, so the log still
+// proves what was consented to.
+func TestEraseSubjectConsents(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		s := newServices(t, db, identity.TombstoneOff)
+		p, err := privacy.NewService(privacy.Config{Issuer: "test", Origin: "test/audit"}, db, s.keys, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subjects := map[string]string{}
+		for _, number := range []string{"+14155550162", "+14155550163"} {
+			v, err := s.verifyNumber(ctx, number, verify.PurposeSignup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjects[number] = v.SubjectID
+			for _, action := range []privacy.Action{privacy.ActionGrant, privacy.ActionWithdraw, privacy.ActionGrant} {
+				if _, err := p.Change(ctx, privacy.Change{SubjectID: v.SubjectID, Purpose: privacy.PurposeAssistantSMS,
+					Channel: privacy.ChannelSMS, Action: action, Evidence: v.ID, Actor: "test"}); err != nil {
+					t.Fatalf("consent %s: %v", action, err)
+				}
+			}
+		}
+		sub, keep := subjects["+14155550162"], subjects["+14155550163"]
+		consents := func(id string) int {
+			t.Helper()
+			cs, err := db.Consents(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(cs)
+		}
+		if consents(sub) != 3 || consents(keep) != 3 {
+			t.Fatalf("before erasure: %d and %d consent records, want 3 and 3", consents(sub), consents(keep))
+		}
+		events := count(t, db, "audit_events")
+
+		if _, err := s.ident.Erase(ctx, sub, keep, "test"); !errors.Is(err, identity.ErrConfirm) {
+			t.Fatalf("Erase with another subject as confirmation: %v", err)
+		}
+		if n := consents(sub); n != 3 {
+			t.Fatalf("a refused erasure left %d consent records, want 3", n)
+		}
+		if _, err := s.ident.Erase(ctx, sub, sub, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if n := consents(sub); n != 0 {
+			t.Errorf("%d consent records of the erased subject survived", n)
+		}
+		if n := count(t, db, "consents"); n != 3 || consents(keep) != 3 {
+			t.Errorf("after erasure: %d consent records in all, %d of the other subject; want 3 and 3", n, consents(keep))
+		}
+		if n := count(t, db, "audit_events"); n <= events {
+			t.Errorf("audit events went from %d to %d: erasure must only append", events, n)
+		}
+		var granted int
+		if err := db.queryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE type = ? AND subject_id = ?`,
+			privacy.EventGranted, sub).Scan(&granted); err != nil || granted != 2 {
+			t.Errorf("consent.granted events of the erased subject: %d, %v; want 2", granted, err)
+		}
+	})
+}
+
+// TestEraseOwn erases a subject at its own request on both engines: only
+// an approved verification of a number bound to the subject is evidence,
+// the word and the subject id must both be typed right, and the erasure
+// event has the purpose user_erasure and the verification as reference.
+func TestEraseOwn(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		s := newServices(t, db, identity.TombstoneRefuse)
+		const number = "+14155550164"
+		v, err := s.verifyNumber(ctx, number, verify.PurposeSignup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := v.SubjectID
+		other, err := s.verifyNumber(ctx, "+14155550165", verify.PurposeSignup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending, err := s.verify.Start(ctx, verify.StartRequest{Phone: number, Purpose: verify.PurposeLogin, Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := func(ve, word, confirm string) identity.OwnErasure {
+			return identity.OwnErasure{SubjectID: sub, Verification: ve, Word: word, Confirm: confirm, Actor: "test"}
+		}
+		events := count(t, db, "audit_events")
+		for _, tc := range []struct {
+			req  identity.OwnErasure
+			want error
+		}{
+			{own(pending.ID, "DELETE", sub), identity.ErrEvidence},
+			{own(other.ID, "DELETE", sub), identity.ErrEvidence},
+			{own("ve_aaaaaaaaaaaaaaaaaaaaaaaaaa", "DELETE", sub), identity.ErrEvidence},
+			{own("sub_x", "DELETE", sub), identity.ErrEvidence},
+			{own(v.ID, "delete", sub), identity.ErrConfirm},
+			{own(v.ID, "DELETE", other.SubjectID), identity.ErrConfirm},
+			{own(v.ID, "DELETE", ""), identity.ErrConfirm},
+			{own(v.ID, "", sub), identity.ErrConfirm},
+		} {
+			if _, err := s.ident.EraseOwn(ctx, tc.req); !errors.Is(err, tc.want) {
+				t.Errorf("EraseOwn(%+v) = %v, want %v", tc.req, err, tc.want)
+			}
+		}
+		if n := count(t, db, "audit_events"); n != events {
+			t.Errorf("refused erasures appended %d audit events", n-events)
+		}
+		if erased, err := s.ident.Erased(ctx, sub); err != nil || erased {
+			t.Fatalf("after refused erasures: erased %v, %v", erased, err)
+		}
+
+		e, err := s.ident.EraseOwn(ctx, own(v.ID, "DELETE", sub))
+		if err != nil || e.Numbers != 1 || e.Tombstones != 1 {
+			t.Fatalf("EraseOwn: %+v, %v", e, err)
+		}
+		if erased, err := s.ident.Erased(ctx, sub); err != nil || !erased {
+			t.Errorf("Erased after erasure: %v, %v", erased, err)
+		}
+		if erased, err := s.ident.Erased(ctx, other.SubjectID); err != nil || erased {
+			t.Errorf("Erased of the other subject: %v, %v", erased, err)
+		}
+		if _, err := s.ident.EraseOwn(ctx, own(v.ID, "DELETE", sub)); !errors.Is(err, identity.ErrErased) {
+			t.Errorf("a second erasure: %v, want ErrErased", err)
+		}
+		var purpose, ref string
+		if err := db.queryRow(ctx, `SELECT purpose, verification_id FROM audit_events WHERE type = 'subject.erased' AND subject_id = ?`,
+			sub).Scan(&purpose, &ref); err != nil || purpose != identity.PurposeUserErasure || ref != v.ID {
+			t.Errorf("the erasure event: purpose %q, reference %q, %v", purpose, ref, err)
 		}
 	})
 }
