@@ -24,6 +24,8 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return runRotate(args, stdout, stderr, getenv)
 	case "reencrypt":
 		return runReencrypt(ctx, args, stdout, stderr, getenv)
+	case "retire":
+		return runRetire(ctx, args, stdout, stderr, getenv)
 	}
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -51,6 +51,10 @@ Usage:
   ringfence keys reencrypt [-batch N] [-now]
                                       move old ciphertexts and indexes to the newest keys,
                                       in resumable batches, while the service runs
+  ringfence keys retire number VERSION [-now]
+                                      delete an old number key once nothing in the
+                                      database needs it: backups made before can no
+                                      longer open the numbers they hold
   ringfence staff create -email E -role viewer|reviewer|approver|admin [-password-file F]
                                       create a console account (password from stdin or
                                       the file) and print its TOTP secret once

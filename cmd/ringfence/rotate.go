@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -99,6 +102,88 @@ func runReencrypt(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fmt.Fprintf(stdout, "re-encrypted: %d rows checked, %d rewritten in %d pass(es); number key %d, index key %d, pepper %d\n",
 		stats.Rows, stats.Changed, stats.Passes, keys.Newest(vault.PurposeNumber), keys.Newest(vault.PurposeIndex), keys.Newest(vault.PurposePepper))
 	return nil
+}
+
+// runRetire deletes an old version of the number key once no value in the
+// database is sealed under it: ringfence keys retire number VERSION [-now].
+// Backups and archived logs made before keep values under that version;
+// with its key file gone they can no longer be opened, so numbers erased
+// since those copies were made are gone from them too.
+func runRetire(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var purpose, version string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") && version == "" {
+		if purpose == "" {
+			purpose = args[0]
+		} else {
+			version = args[0]
+		}
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("keys retire", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	now := fs.Bool("now", false, "do not wait for running services to load a key rotated moments ago")
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	if purpose != string(vault.PurposeNumber) {
+		return fmt.Errorf("%w: keys retire number VERSION: only number keys are retired (they open numbers, codes and data keys; other purposes keep old versions to check what they made)", errUsage)
+	}
+	v, err := strconv.ParseUint(version, 10, 32)
+	if err != nil || v == 0 {
+		return fmt.Errorf("%w: keys retire number VERSION: the version is a positive number (see the number-<version>.key files)", errUsage)
+	}
+	if getenv(vault.EnvVar(vault.PurposeNumber)) != "" {
+		return fmt.Errorf("the number keys come from $%s: remove the old version's entry there", vault.EnvVar(vault.PurposeNumber))
+	}
+	if !*now {
+		if wait := untilLoaded(cfg.KeysDir(), time.Now()); wait > 0 {
+			return fmt.Errorf("a key was rotated moments ago: wait %s so running services load it, or pass -now if none runs", wait.Round(time.Second))
+		}
+	}
+	log := newLogger(cfg.Log, stderr)
+	keys, db, err := openData(ctx, cfg, log, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if uint32(v) == keys.Newest(vault.PurposeNumber) {
+		return fmt.Errorf("number key version %d is the newest: rotate it (ringfence keys rotate number), re-encrypt, then retire it", v)
+	}
+	held, err := rekey.Holding(ctx, db, keys, uint32(v), rekey.DefaultBatch)
+	if err != nil {
+		return err
+	}
+	if n := sumValues(held); n > 0 {
+		return fmt.Errorf("%d values in the database are still sealed under number key version %d (%s): run `ringfence keys reencrypt` first", n, v, describeCounts(held))
+	}
+	path, err := vault.Retire(cfg.KeysDir(), vault.PurposeNumber, uint32(v))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "number key version %d retired: %s overwritten and removed\n", v, path)
+	fmt.Fprintln(stderr, "Delete every other copy of that key file too (key backups). Backups and archived logs of the database made before hold values under it and can no longer open them. Running services keep the key in memory until they restart: restart them.")
+	return nil
+}
+
+func sumValues(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// describeCounts lists the non-zero counts of m as "table n", in name order.
+func describeCounts(m map[string]int) string {
+	names := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // untilLoaded is how long to wait until every running service has re-read

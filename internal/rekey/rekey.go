@@ -263,3 +263,44 @@ func blobOrNil(b []byte) any {
 	}
 	return b
 }
+
+// sealedCols names, per table, the columns of Cols that hold values sealed
+// by the keyring (under a number key version).
+var sealedCols = map[string][]int{
+	"subject_keys":  {0}, // wrapped
+	"bindings":      {1}, // phone_sealed, before data keys
+	"verifications": {2, 4},
+	"staff":         {0}, // totp_sealed
+}
+
+// Holding counts, per table, the values still sealed under version v of
+// the number key: what retiring that version would make unreadable. It reads
+// in batches of batch rows and writes nothing.
+func Holding(ctx context.Context, st Store, keys *vault.Keyring, v uint32, batch int) (map[string]int, error) {
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	held := make(map[string]int)
+	for _, t := range tables {
+		count := func(_ Tx, vals []any) ([]any, []byte, error) {
+			for _, i := range sealedCols[t.Name] {
+				if ver, ok := keys.SealedVersion(bytesOf(vals[i])); ok && ver == v {
+					held[t.Name]++
+				}
+			}
+			return nil, nil, nil
+		}
+		var after any
+		for {
+			b, err := st.RekeyBatch(ctx, t, after, batch, count)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", t.Name, err)
+			}
+			if b.Next == nil {
+				break
+			}
+			after = b.Next
+		}
+	}
+	return held, nil
+}

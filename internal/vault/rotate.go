@@ -217,3 +217,65 @@ func DataKeySealed(sealed []byte) bool {
 // ErrErased means a value was sealed under a data key that has been
 // destroyed: the subject it belonged to was erased.
 var ErrErased = errors.New("vault: data key destroyed")
+
+// Retire deletes the key file of version v of p from dir, so that nothing
+// sealed under that version (in the database, in its backups, in archived
+// logs) can be opened by anyone without another copy of the file. The file
+// is overwritten before it is removed. It refuses the newest version of p,
+// which new values are sealed under, and a version with no file in dir.
+// The caller checks first that no value still in use needs the version.
+func Retire(dir string, p Purpose, v uint32) (string, error) {
+	if !p.valid() {
+		return "", fmt.Errorf("vault: unknown key purpose %q", p)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("vault: read key directory: %w", err)
+	}
+	var newest uint32
+	found := false
+	for _, e := range entries {
+		q, ver, ok, err := parseKeyFileName(e.Name())
+		if err != nil {
+			return "", fmt.Errorf("%w: %s: %v", ErrKeyFile, filepath.Join(dir, e.Name()), err)
+		}
+		if ok && q == p {
+			newest = max(newest, ver)
+			found = found || ver == v
+		}
+	}
+	switch {
+	case !found:
+		return "", fmt.Errorf("%w: no %s key version %d in %s", ErrNoKey, p, v, dir)
+	case v == newest:
+		return "", fmt.Errorf("vault: %s key version %d is the newest: rotate first", p, v)
+	}
+	path := filepath.Join(dir, keyFileName(p, v))
+	if err := shred(path); err != nil {
+		return "", fmt.Errorf("vault: retire %s: %w", path, err)
+	}
+	syncDir(dir)
+	return path, nil
+}
+
+// shred overwrites the file at path with zeros, syncs it and removes it.
+func shred(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		_, err = f.Write(make([]byte, fi.Size()))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
