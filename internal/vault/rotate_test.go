@@ -146,3 +146,39 @@ func TestTombstoneIndexes(t *testing.T) {
 		t.Error("Newest of a missing optional purpose is not 0")
 	}
 }
+
+// TestRetire removes an old number key so that what it sealed no longer
+// opens, and refuses the newest version, a missing one and a bad purpose.
+func TestRetire(t *testing.T) {
+	k, dir := newKeyring(t)
+	old := k.Seal([]byte("+14155550123"), []byte("aad"))
+	if _, err := Retire(dir, PurposeNumber, 1); err == nil {
+		t.Fatal("Retire of the only (newest) version succeeded")
+	}
+	if _, _, err := Rotate(dir, PurposeNumber); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Retire(dir, PurposeNumber, 3); !errors.Is(err, ErrNoKey) {
+		t.Errorf("Retire of a missing version: %v, want ErrNoKey", err)
+	}
+	if _, err := Retire(dir, Purpose("marketing"), 1); err == nil {
+		t.Error("Retire of an unknown purpose succeeded")
+	}
+	path, err := Retire(dir, PurposeNumber, 1)
+	if err != nil || filepath.Base(path) != "number-1.key" {
+		t.Fatalf("Retire = %s, %v", path, err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the retired key file is still there: %v", err)
+	}
+	k2, err := Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k2.Open(old, []byte("aad")); !errors.Is(err, ErrDecrypt) {
+		t.Errorf("a value under the retired key opens: %v", err)
+	}
+	if _, err := k.Open(old, []byte("aad")); err != nil {
+		t.Errorf("a keyring loaded before keeps the key until it is reloaded: %v", err)
+	}
+}
