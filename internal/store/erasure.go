@@ -73,7 +73,8 @@ func scanErased(row *sql.Row) (time.Time, error) {
 // subject row go; the verifications of its numbers (by subject id or by any
 // of e.PhoneIndexes) keep their ids and outcomes but lose their sealed
 // number, sealed code and masked form, and pending ones are canceled with
-// their unsent messages dropped; reveal requests lose their masked form; the
+// their unsent messages dropped; call records from its numbers lose the
+// caller's index and pseudonym; reveal requests lose their masked form; the
 // subject's consent records (with the blind index and receipt each holds)
 // go. Their audit events stay. The erasure itself is recorded. identity.ErrNotFound if there is no subject.
 func (t *tx) EraseSubject(e *identity.Erasure) error {
@@ -97,6 +98,19 @@ func (t *tx) EraseSubject(e *identity.Erasure) error {
 		phone_sealed = ?, code_sealed = NULL, masked = '', updated_at = ? WHERE `+match,
 		append([]any{[]byte{}, millis(e.At)}, args...)...); err != nil {
 		return fmt.Errorf("erase: verifications: %w", err)
+	}
+	if len(e.PhoneIndexes) > 0 {
+		// Call records keep what the phone line needs to account for
+		// itself (times, minutes, how each call ended) but no longer name
+		// the caller: neither the number's index nor the pseudonym.
+		ixs := make([]any, len(e.PhoneIndexes))
+		for i, ix := range e.PhoneIndexes {
+			ixs[i] = ix
+		}
+		if _, err := t.exec(`UPDATE calls SET caller_index = NULL, pseudonym = ''
+			WHERE caller_index IN (`+placeholders(len(ixs))+`)`, ixs...); err != nil {
+			return fmt.Errorf("erase: calls: %w", err)
+		}
 	}
 	if _, err := t.exec(`UPDATE reveal_requests SET masked = '' WHERE subject_id = ?`, e.SubjectID); err != nil {
 		return fmt.Errorf("erase: reveal requests: %w", err)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/ringfence/ringfence/internal/access"
+	"github.com/ringfence/ringfence/internal/dialogue"
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/privacy"
 	"github.com/ringfence/ringfence/internal/rekey"
@@ -384,6 +386,51 @@ func TestEraseOwn(t *testing.T) {
 		if err := db.queryRow(ctx, `SELECT purpose, verification_id FROM audit_events WHERE type = 'subject.erased' AND subject_id = ?`,
 			sub).Scan(&purpose, &ref); err != nil || purpose != identity.PurposeUserErasure || ref != v.ID {
 			t.Errorf("the erasure event: purpose %q, reference %q, %v", purpose, ref, err)
+		}
+	})
+}
+
+// TestEraseSubjectCalls: the call records from an erased subject's number
+// keep their times and outcome but name the caller no more; another
+// caller's records are untouched.
+func TestEraseSubjectCalls(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		s := newServices(t, db, identity.TombstoneOff)
+		const erased, kept = "+14155550164", "+14155550165"
+		subjects := map[string]string{}
+		start := time.Now().UTC().Truncate(time.Millisecond)
+		for i, number := range []string{erased, kept} {
+			v, err := s.verifyNumber(ctx, number, verify.PurposeSignup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjects[number] = v.SubjectID
+			r := &dialogue.CallRecord{
+				ID: "call-" + number[1:], Trunk: "pbx", CallerIndex: s.keys.BlindIndex("phone", number),
+				Pseudonym: s.keys.Pseudonym("phone-line", v.SubjectID), Start: start.Add(time.Duration(i) * time.Second),
+				Duration: time.Minute, Charged: time.Minute, DisclosureHash: "aa", Ended: dialogue.EndCallerHangup, Turns: 2,
+			}
+			if err := db.SaveCall(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, err := db.Calls(ctx, start)
+		if err != nil || len(before) != 2 {
+			t.Fatalf("calls before erasure: %d, %v", len(before), err)
+		}
+		if _, err := s.ident.Erase(ctx, subjects[erased], subjects[erased], "test"); err != nil {
+			t.Fatal(err)
+		}
+		after, err := db.Calls(ctx, start)
+		if err != nil || len(after) != 2 {
+			t.Fatalf("calls after erasure: %d, %v; the records stay", len(after), err)
+		}
+		if g := after[0]; g.CallerIndex != nil || g.Pseudonym != "" || g.Duration != time.Minute || g.Turns != 2 {
+			t.Errorf("the erased caller's record: %+v; want no index or pseudonym, the rest kept", g)
+		}
+		if g, w := after[1], before[1]; !bytes.Equal(g.CallerIndex, w.CallerIndex) || g.Pseudonym != w.Pseudonym {
+			t.Errorf("another caller's record changed: %+v, want %+v", g, w)
 		}
 	})
 }
