@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // newKeyring generates a fresh key directory and loads it.
@@ -668,6 +669,45 @@ func TestNewID(t *testing.T) {
 			t.Fatalf("NewID repeated %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestNewOrderedID: ordered ids have NewID's shape, never repeat within a
+// millisecond, share their first characters when made close in time, and
+// carry the time they were made.
+func TestNewOrderedID(t *testing.T) {
+	at := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	seen := map[string]bool{}
+	first := NewOrderedID("ve", at)
+	for range 1000 {
+		id := NewOrderedID("ve", at)
+		if !ValidID("ve", id) {
+			t.Fatalf("ValidID(ve, %q) = false", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewOrderedID repeated %q", id)
+		}
+		seen[id] = true
+		// 6 bytes of time are 48 bits: the first 9 characters (45 bits)
+		// are the same for ids of one millisecond.
+		if id[:3+9] != first[:3+9] {
+			t.Fatalf("ids of one millisecond differ early: %q, %q", first, id)
+		}
+	}
+	later := NewOrderedID("ve", at.Add(time.Second))
+	if later[:3+6] != first[:3+6] || later == first {
+		t.Errorf("ids a second apart: %q, %q; want the first 6 characters shared", first, later)
+	}
+	raw, err := idEncoding.DecodeString(first[3:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms int64
+	for _, b := range raw[:6] {
+		ms = ms<<8 | int64(b)
+	}
+	if ms != at.UnixMilli() {
+		t.Errorf("the id carries %d ms, want %d", ms, at.UnixMilli())
 	}
 }
 

@@ -196,7 +196,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (*Started, error)
 	}
 
 	now := s.now().UTC().Truncate(time.Millisecond)
-	id := vault.NewID("ve")
+	id := vault.NewOrderedID("ve", now)
 	code := vault.RandomDigits(s.cfg.CodeLength)
 	paid := req.Channel.Paid()
 	v := &Verification{
@@ -376,7 +376,7 @@ func (s *Service) enqueue(tx Tx, v *Verification, now time.Time) error {
 		return err
 	}
 	return tx.EnqueueMessage(&Message{
-		ID:             vault.NewID("msg"),
+		ID:             vault.NewOrderedID("msg", now),
 		VerificationID: v.ID,
 		Channel:        v.Channel,
 		State:          MessagePending,
