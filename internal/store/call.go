@@ -72,7 +72,12 @@ func (db *DB) SaveCall(ctx context.Context, r *dialogue.CallRecord) error {
 
 // Calls lists the call records started from since, oldest first.
 func (db *DB) Calls(ctx context.Context, since time.Time) ([]*dialogue.CallRecord, error) {
-	rows, err := db.query(ctx, `SELECT `+callColumns+` FROM calls WHERE started_at >= ? ORDER BY started_at, id`, since.UnixMilli())
+	return db.listCalls(ctx, `SELECT `+callColumns+` FROM calls WHERE started_at >= ? ORDER BY started_at, id`, since.UnixMilli())
+}
+
+// listCalls runs a query of callColumns.
+func (db *DB) listCalls(ctx context.Context, query string, args ...any) ([]*dialogue.CallRecord, error) {
+	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list calls: %w", err)
 	}
