@@ -285,4 +285,3 @@ func blobColumn(t *testing.T, db *DB, query string) [][]byte {
 	}
 	return out
 }
-
