@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/internal/dialogue"
+	"github.com/ringfence/ringfence/internal/verify"
 )
 
 var (
@@ -101,4 +102,16 @@ func (db *DB) listCalls(ctx context.Context, query string, args ...any) ([]*dial
 		return nil, fmt.Errorf("list calls: %w", err)
 	}
 	return out, nil
+}
+
+// Call reads one call record; verify.ErrNotFound if there is none.
+func (db *DB) Call(ctx context.Context, id string) (*dialogue.CallRecord, error) {
+	rs, err := db.listCalls(ctx, `SELECT `+callColumns+` FROM calls WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, verify.ErrNotFound
+	}
+	return rs[0], nil
 }
