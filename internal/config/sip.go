@@ -76,8 +76,8 @@ func defaultSIP() SIP {
 
 		Transcripts:         TranscriptsSubject,
 		TranscriptRetention: 720 * time.Hour,
-		STT:               Engine{Model: "whisper-1"},
-		Chat:              Engine{Model: "gpt-4o-mini"},
+		STT:                 Engine{Model: "whisper-1"},
+		Chat:                Engine{Model: "gpt-4o-mini"},
 	}
 }
 
