@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ringfence/ringfence/internal/config"
 	"github.com/ringfence/ringfence/internal/dialogue"
 	"github.com/ringfence/ringfence/internal/llm"
 	"github.com/ringfence/ringfence/internal/voice/media"
@@ -130,4 +133,56 @@ func TestPhoneLineBaresipTranscript(t *testing.T) {
 		}
 	}
 	assertNoDigits(t, dir, logs.String(), "4155550123", "14155550123")
+}
+
+// TestServePurgesTranscripts: the keeper seals a transcript for a bound
+// caller's subject and keeps nothing for an erased one; serve, started
+// again, purges transcripts older than sip.transcript_retention.
+func TestServePurgesTranscripts(t *testing.T) {
+	dir := t.TempDir()
+	retention := func(c *config.Config) { c.SIP.TranscriptRetention = 2 * time.Hour }
+	m, stop := startMain(t, dir, io.Discard, retention)
+	c := client{t: t, base: m.URL(), key: m.DevKey}
+	sub := signupOK(t, c, "+14155550123")
+	gone := signupOK(t, c, "+14155550124")
+	if _, err := m.Identity.Erase(context.Background(), gone, gone, "test"); err != nil {
+		t.Fatal(err)
+	}
+	k := &transcriptKeeper{keys: m.Keys, db: m.DB}
+	ctx := context.Background()
+	var tr dialogue.Transcript
+	tr.Caller(time.Second, "hello")
+	for id, age := range map[string]time.Duration{"call_old": 3 * time.Hour, "call_new": time.Hour} {
+		rec := &dialogue.CallRecord{ID: id, Trunk: "pbx", Start: time.Now().Add(-age), Ended: dialogue.EndCallerHangup}
+		if err := m.DB.SaveCall(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.SaveTranscript(ctx, rec, sub, &tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &dialogue.CallRecord{ID: "call_erased", Trunk: "pbx", Start: time.Now(), Ended: dialogue.EndCallerHangup}
+	if err := k.SaveTranscript(ctx, rec, gone, &tr); err != nil {
+		t.Errorf("transcript of an erased subject: %v, want nothing kept and no error", err)
+	}
+	if got, err := m.DB.TranscriptsOf(ctx, gone); err != nil || len(got) != 0 {
+		t.Errorf("an erased subject has %d transcripts (%v)", len(got), err)
+	}
+	if got, err := m.DB.TranscriptsOf(ctx, sub); err != nil || len(got) != 2 {
+		t.Fatalf("before the restart: %d transcripts, %v", len(got), err)
+	}
+	stop()
+
+	m, stop = startMain(t, dir, io.Discard, retention)
+	defer stop()
+	// Run purges before it serves; it runs beside this test.
+	if resp, err := http.Get(m.URL() + "/healthz"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	got, err := m.DB.TranscriptsOf(ctx, sub)
+	if err != nil || len(got) != 1 || got["call_new"] == nil {
+		t.Errorf("after the restart: %d transcripts, %v; want call_new alone", len(got), err)
+	}
 }
