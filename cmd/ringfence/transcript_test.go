@@ -56,7 +56,7 @@ func TestPhoneLineBaresipTranscript(t *testing.T) {
 	say = append(say, make([]int16, 3*8000)...)
 	say = append(say, media.Tone(e2eStoryAsk, 800*time.Millisecond, 0.3)...)
 	say = append(say, make([]int16, 60*8000)...)
-	pcm := baresipRun(t, fmt.Sprintf("sip:assistant@%s", udp), number, llm.EncodeWAV(say, 8000), 60*time.Second, 11*time.Second)
+	pcm := baresipRun(t, fmt.Sprintf("sip:assistant@%s", udp), number, llm.EncodeWAV(say, 8000), 60*time.Second, 11500*time.Millisecond)
 	heard := heardSequence(pcm)
 	t.Logf("heard %v", heard)
 	if !subsequence(heard, []float64{e2eDisclosure, e2eAnswer, e2eStory}) {
