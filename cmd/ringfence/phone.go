@@ -46,6 +46,10 @@ func openPhone(cfg config.Config, keys *vault.Keyring, db *store.DB, reg prometh
 		region = cfg.Verify.DefaultCountry
 	}
 	metrics := voice.NewMetrics(reg)
+	var transcripts dialogue.Transcripts
+	if s.Transcripts == config.TranscriptsSubject {
+		transcripts = &transcriptKeeper{keys: keys, db: db}
+	}
 	line, err := voice.NewLine(voice.LineConfig{
 		Policy:  policy,
 		Model:   dialogue.ChatModel{Client: client(s.Chat), Model: s.Chat.Model},
@@ -56,6 +60,8 @@ func openPhone(cfg config.Config, keys *vault.Keyring, db *store.DB, reg prometh
 		Callers: &callerDirectory{keys: keys, bindings: db, region: region, audience: s.Audience},
 		Logger:  log,
 		Metrics: metrics,
+
+		Transcripts: transcripts,
 	})
 	if err != nil {
 		return nil, err
@@ -103,8 +109,8 @@ type callerDirectory struct {
 var _ voice.Directory = (*callerDirectory)(nil)
 
 // Caller returns the caller of number: keyed by the blind index of the
-// number (the newest index key), with the pseudonym of the subject the
-// number is bound to, if any (looked up under every index key version).
+// number (the newest index key), with the pseudonym and id of the subject
+// the number is bound to, if any (looked up under every index key version).
 // A withheld or unparseable number is anonymous.
 func (d *callerDirectory) Caller(ctx context.Context, number string) (voice.Caller, error) {
 	n, err := phone.Parse(number, d.region)
@@ -124,8 +130,61 @@ func (d *callerDirectory) Caller(ctx context.Context, number string) (voice.Call
 		if b.Released(time.Now()) {
 			break
 		}
-		c.Pseudonym, c.Verified = d.keys.Pseudonym(d.audience, b.SubjectID), true
+		c.Pseudonym, c.Verified, c.Subject = d.keys.Pseudonym(d.audience, b.SubjectID), true, b.SubjectID
 		break
 	}
 	return c, nil
+}
+
+// transcriptKeeper keeps call transcripts sealed under the data key of the
+// caller's subject, so that erasing the subject makes them unreadable.
+type transcriptKeeper struct {
+	keys *vault.Keyring
+	db   *store.DB
+}
+
+var _ dialogue.Transcripts = (*transcriptKeeper)(nil)
+
+// SaveTranscript seals and stores the transcript of the call r for
+// subjectID; nothing when the subject was erased during the call.
+func (k *transcriptKeeper) SaveTranscript(ctx context.Context, r *dialogue.CallRecord, subjectID string, t *dialogue.Transcript) error {
+	data, err := t.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("encode transcript: %w", err)
+	}
+	err = k.db.SaveTranscript(ctx, r.ID, subjectID, r.Start, func(tx identity.DataKeys) ([]byte, error) {
+		return identity.SealTranscript(k.keys, tx, subjectID, r.ID, data, time.Now())
+	})
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// purgeTranscripts deletes the transcripts older than sip.transcript_retention.
+func (m *Main) purgeTranscripts(ctx context.Context) {
+	n, err := m.DB.PurgeTranscripts(ctx, time.Now().Add(-m.Config.SIP.TranscriptRetention))
+	if err != nil {
+		if ctx.Err() == nil {
+			m.Log.Error("purge call transcripts", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		m.Log.Info("call transcripts purged", "count", n)
+	}
+}
+
+// purgeTranscriptsEvery purges expired transcripts until ctx ends.
+func (m *Main) purgeTranscriptsEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.purgeTranscripts(ctx)
+		}
+	}
 }

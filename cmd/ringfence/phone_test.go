@@ -141,6 +141,13 @@ func freePort(t *testing.T) int {
 // it heard (8 kHz) from its sndfile recording.
 func baresipCall(t *testing.T, target, user string, wav []byte, limit time.Duration) []int16 {
 	t.Helper()
+	return baresipRun(t, target, user, wav, limit, 0)
+}
+
+// baresipRun is baresipCall; with hangUp > 0 the caller hangs up (baresip
+// quits, ending its call) that long after baresip started instead.
+func baresipRun(t *testing.T, target, user string, wav []byte, limit, hangUp time.Duration) []int16 {
+	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "caller.wav")
 	if err := os.WriteFile(in, wav, 0o600); err != nil {
@@ -193,7 +200,11 @@ func baresipCall(t *testing.T, target, user string, wav []byte, limit time.Durat
 		close(exited)
 	}()
 	hungUp := false
-	for deadline := time.Now().Add(limit); !hungUp && time.Now().Before(deadline); {
+	deadline := time.Now().Add(limit)
+	if hangUp > 0 {
+		deadline = time.Now().Add(hangUp)
+	}
+	for !hungUp && time.Now().Before(deadline) {
 		select {
 		case <-exited:
 			deadline = time.Now()
@@ -203,7 +214,11 @@ func baresipCall(t *testing.T, target, user string, wav []byte, limit time.Durat
 	}
 	cancel()
 	<-exited
-	if !hungUp {
+	if hangUp > 0 {
+		if hungUp {
+			t.Errorf("the line hung up before the caller did; baresip said:\n%s", out.String())
+		}
+	} else if !hungUp {
 		t.Errorf("the line did not hang up within %v; baresip said:\n%s", limit, out.String())
 	}
 	matches, _ := filepath.Glob(filepath.Join(dir, "dump-*-dec.wav"))
@@ -424,7 +439,7 @@ func TestCallerDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bound.Verified || bound.Pseudonym != m.Keys.Pseudonym("phone-line", subject) || len(bound.Index) == 0 {
+	if !bound.Verified || bound.Pseudonym != m.Keys.Pseudonym("phone-line", subject) || bound.Subject != subject || len(bound.Index) == 0 {
 		t.Errorf("bound caller %+v", bound)
 	}
 	national, _ := d.Caller(ctx, "4155550123") // as a trunk may give it, in the region
@@ -432,7 +447,7 @@ func TestCallerDirectory(t *testing.T) {
 		t.Errorf("national form keyed %q, international %q", national.Key, bound.Key)
 	}
 	other, _ := d.Caller(ctx, "+14155550124")
-	if other.Verified || other.Pseudonym != "" || other.Key == bound.Key || other.Key == "" {
+	if other.Verified || other.Pseudonym != "" || other.Subject != "" || other.Key == bound.Key || other.Key == "" {
 		t.Errorf("unbound caller %+v", other)
 	}
 	for _, withheld := range []string{"", "anonymous", "Anonymous", "restricted"} {

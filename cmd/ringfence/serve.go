@@ -288,6 +288,7 @@ func (m *Main) devKey(ctx context.Context) (string, error) {
 // Run serves until ctx ends, then drains requests and sends in flight.
 func (m *Main) Run(ctx context.Context) error {
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	m.purgeTranscripts(dctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -308,6 +309,11 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		m.reloadKeys(dctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.purgeTranscriptsEvery(dctx, time.Hour)
 	}()
 	if m.Phone != nil {
 		wg.Add(1)

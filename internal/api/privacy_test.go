@@ -15,6 +15,8 @@ import (
 	"github.com/ringfence/ringfence/internal/api"
 	"github.com/ringfence/ringfence/internal/audit"
 	"github.com/ringfence/ringfence/internal/console"
+	"github.com/ringfence/ringfence/internal/dialogue"
+	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/privacy"
 	"github.com/ringfence/ringfence/internal/vault"
 	"github.com/ringfence/ringfence/internal/verify"
@@ -42,6 +44,30 @@ func privacyHarness(t *testing.T) *harness {
 			}
 			pages["/"] = c.Handler() // the harness mounts it after configure
 		}})
+}
+
+// keptCall saves a call from e164 with a transcript kept for subjectID, as
+// the phone line does: the caller's words, then the answer they heard.
+func (h *harness) keptCall(id, e164, subjectID, said, heard string) {
+	h.t.Helper()
+	ctx := h.t.Context()
+	start := h.clock.Now()
+	if err := h.db.SaveCall(ctx, &dialogue.CallRecord{ID: id, Trunk: "pbx", CallerIndex: h.keys.BlindIndex("phone", e164),
+		Start: start, Duration: 65 * time.Second, Ended: dialogue.EndCallerHangup, Turns: 1, DisclosureHash: "d"}); err != nil {
+		h.t.Fatal(err)
+	}
+	var tr dialogue.Transcript
+	tr.Caller(2*time.Second, said)
+	tr.Assistant(5*time.Second, heard, true)
+	data, err := tr.MarshalJSON()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.db.SaveTranscript(ctx, id, subjectID, start, func(tx identity.DataKeys) ([]byte, error) {
+		return identity.SealTranscript(h.keys, tx, subjectID, id, data, start)
+	}); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // receiptKeys reads the published receipt keys.
@@ -284,6 +310,7 @@ func TestExportAPI(t *testing.T) {
 	h.post(h.app, "/v1/subjects/"+sub+"/consents", fmt.Sprintf(`{"purpose":"assistant_sms","channel":"sms","action":"grant","evidence":%q}`, ve)).
 		wantStatus(http.StatusCreated)
 	path := "/v1/subjects/" + sub + "/export?evidence="
+	h.keptCall("call_api", numA, sub, "what is the weather", "It is sunny")
 
 	rows := h.rows()
 	h.get(h.app, path+other["id"].(string)).wantError(400, "invalid_evidence")
@@ -320,6 +347,17 @@ func TestExportAPI(t *testing.T) {
 	}
 	if len(x["consents"].([]any)) != 1 {
 		t.Errorf("consents %v", x["consents"])
+	}
+	calls := x["calls"].([]any)
+	if len(calls) != 1 {
+		t.Fatalf("calls %v", calls)
+	}
+	call := calls[0].(map[string]any)
+	lines, _ := call["transcript"].([]any)
+	if call["id"] != "call_api" || call["from"] != "+1 ••• ••• 0123" || len(lines) != 2 ||
+		lines[0].(map[string]any)["text"] != "what is the weather" || lines[1].(map[string]any)["text"] != "It is sunny..." ||
+		lines[1].(map[string]any)["at_ms"] != 5000.0 {
+		t.Errorf("call %v", call)
 	}
 	// And the person checks the whole document offline.
 	priv, _, err := h.keys.Signer(vault.PurposeCheckpoint)
@@ -395,6 +433,7 @@ func TestPrivacyCentre(t *testing.T) {
 	ok := h.signup(numA, "")
 	sub := ok["subject_id"].(string)
 	b := &browser{h: h}
+	h.keptCall("call_centre", numA, sub, "read me a poem", "Roses are red")
 
 	if r := b.do("GET", "/privacy/me", nil); r.status != http.StatusSeeOther || r.header.Get("Location") != "/privacy" {
 		t.Fatalf("signed out: %d %s", r.status, r.header)
@@ -449,7 +488,8 @@ func TestPrivacyCentre(t *testing.T) {
 
 	// The same as a readable page.
 	data := string(b.do("GET", "/privacy/data", nil).wantStatus(http.StatusOK).body)
-	for _, want := range []string{"&#43;" + numA[1:], "consent.granted", "number.accessed (user_export)", "assistant_calls by call"} {
+	for _, want := range []string{"&#43;" + numA[1:], "consent.granted", "number.accessed (user_export)", "assistant_calls by call",
+		`id="call-call_centre"`, "1:05 long", "<td>0:02</td><td>caller</td><td>read me a poem</td>", "<td>assistant</td><td>Roses are red...</td>"} {
 		if !strings.Contains(data, want) {
 			t.Errorf("the data page lacks %q", want)
 		}

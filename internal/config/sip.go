@@ -32,6 +32,14 @@ type SIP struct {
 	EmergencyPhrases  []string      `yaml:"emergency_phrases"`  // replace the built-in phrases of the tripwire when set
 	RestrictedTopics  []string      `yaml:"restricted_topics"`  // words and phrases the assistant refuses
 
+	// Transcripts is TranscriptsSubject (the default) or TranscriptsOff:
+	// whether calls from numbers bound to a subject keep a transcript,
+	// sealed under that subject's data key, for the subject's export.
+	Transcripts string `yaml:"transcripts"`
+	// TranscriptRetention is how long a transcript is kept after its call
+	// started; expired ones are purged at start and every hour.
+	TranscriptRetention time.Duration `yaml:"transcript_retention"`
+
 	STT  Engine `yaml:"stt"`  // speech-to-text: POST {base_url}/v1/audio/transcriptions
 	Chat Engine `yaml:"chat"` // language model: POST {base_url}/v1/chat/completions, streamed
 	TTS  Engine `yaml:"tts"`  // text-to-speech: POST {base_url}/v1/audio/speech; "" base_url: espeak-ng
@@ -44,6 +52,12 @@ type Engine struct {
 	Model   string `yaml:"model"`    // e.g. whisper-1, gpt-4o-mini, tts-1
 	Voice   string `yaml:"voice"`    // text-to-speech voice, e.g. alloy or en-us for espeak-ng
 }
+
+// Values of sip.transcripts.
+const (
+	TranscriptsSubject = "subject" // kept for the subject the caller's number is bound to
+	TranscriptsOff     = "off"     // none kept
+)
 
 // defaultSIP is the phone line's defaults.
 func defaultSIP() SIP {
@@ -59,8 +73,11 @@ func defaultSIP() SIP {
 		VerifiedAllowance: 15 * time.Minute,
 		EmergencyPhrases:  []string{},
 		RestrictedTopics:  []string{},
-		STT:               Engine{Model: "whisper-1"},
-		Chat:              Engine{Model: "gpt-4o-mini"},
+
+		Transcripts:         TranscriptsSubject,
+		TranscriptRetention: 720 * time.Hour,
+		STT:                 Engine{Model: "whisper-1"},
+		Chat:                Engine{Model: "gpt-4o-mini"},
 	}
 }
 
@@ -89,6 +106,11 @@ func ParseTrunk(s string) (SIPTrunk, bool) {
 func (c Config) validateSIP(v *validator) {
 	s := c.SIP
 	v.hostPort("sip.addr", s.Addr)
+	// Checked with the line off too: serve purges transcripts either way.
+	if s.Transcripts != TranscriptsSubject && s.Transcripts != TranscriptsOff {
+		v.add("sip.transcripts", "must be %s or %s (got %q)", TranscriptsSubject, TranscriptsOff, s.Transcripts)
+	}
+	v.duration("sip.transcript_retention", s.TranscriptRetention, time.Hour, 8784*time.Hour)
 	if !s.Enabled {
 		return
 	}

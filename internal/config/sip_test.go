@@ -22,6 +22,14 @@ func TestValidateSIP(t *testing.T) {
 	if err := Default().Validate(); err != nil {
 		t.Fatalf("the default (line off, nothing configured) must validate: %v", err)
 	}
+	if d := Default().SIP; d.Transcripts != TranscriptsSubject || d.TranscriptRetention != 720*time.Hour {
+		t.Errorf("transcript defaults %q %v, want subject 720h", d.Transcripts, d.TranscriptRetention)
+	}
+	off := ok
+	off.SIP.Transcripts, off.SIP.TranscriptRetention = TranscriptsOff, time.Hour
+	if err := off.Validate(); err != nil {
+		t.Errorf("transcripts off: %v", err)
+	}
 	for _, tc := range []struct {
 		name  string
 		edit  func(*Config)
@@ -39,6 +47,11 @@ func TestValidateSIP(t *testing.T) {
 		{"engine url", func(c *Config) { enabled(c); c.SIP.TTS.BaseURL = "ftp://x" }, []string{"sip.tts.base_url"}},
 		{"region", func(c *Config) { enabled(c); c.SIP.Region = "usa" }, []string{"sip.region"}},
 		{"addr even when off", func(c *Config) { c.SIP.Addr = "5060" }, []string{"sip.addr"}},
+		{"transcripts", func(c *Config) { enabled(c); c.SIP.Transcripts = "all" }, []string{"sip.transcripts"}},
+		{"transcripts empty, line off", func(c *Config) { c.SIP.Transcripts = "" }, []string{"sip.transcripts"}},
+		{"retention zero", func(c *Config) { enabled(c); c.SIP.TranscriptRetention = 0 }, []string{"sip.transcript_retention"}},
+		{"retention short", func(c *Config) { c.SIP.TranscriptRetention = time.Minute }, []string{"sip.transcript_retention"}},
+		{"retention long", func(c *Config) { enabled(c); c.SIP.TranscriptRetention = 10000 * time.Hour }, []string{"sip.transcript_retention"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

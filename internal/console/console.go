@@ -4,6 +4,7 @@ package console
 import (
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net"
@@ -60,6 +61,8 @@ func New(cfg Config) (*Console, error) {
 	t, err := template.New("").Funcs(template.FuncMap{
 		"since": func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
 		"money": func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
+		// clock writes milliseconds as minutes and seconds, 1:05.
+		"clock": func(ms int64) string { return fmt.Sprintf("%d:%02d", ms/60000, ms/1000%60) },
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err

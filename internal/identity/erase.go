@@ -142,8 +142,9 @@ type Erased struct {
 	Tombstones int // tombstones written
 }
 
-// Erase destroys a subject: its data key, so that every number sealed under
-// it is unreadable everywhere; its bindings; the sealed numbers and codes of
+// Erase destroys a subject: its data key, so that every number and call
+// transcript sealed under it is unreadable everywhere; its bindings and
+// transcripts; the sealed numbers and codes of
 // its numbers' verifications. The audit log keeps its events, which never
 // held a number. With tombstones on, each of its numbers leaves a tombstone
 // index for the configured retention, itself an audit event. confirm must

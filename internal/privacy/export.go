@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -10,11 +11,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/ringfence/ringfence/internal/audit"
+	"github.com/ringfence/ringfence/internal/dialogue"
 	"github.com/ringfence/ringfence/internal/identity"
 	"github.com/ringfence/ringfence/internal/vault"
 	"github.com/ringfence/ringfence/internal/verify"
@@ -34,6 +37,7 @@ type Export struct {
 	Numbers       []ExportNumber       `json:"numbers"`
 	Verifications []ExportVerification `json:"verifications"`
 	Consents      []SignedReceipt      `json:"consents"`
+	Calls         []ExportCall         `json:"calls"`
 	Audit         ExportAudit          `json:"audit"`
 }
 
@@ -66,6 +70,30 @@ type ExportVerification struct {
 	To         string `json:"to"` // masked
 	CreatedAt  string `json:"created_at"`
 	ApprovedAt string `json:"approved_at,omitempty"`
+}
+
+// ExportCall is one call to the phone line from one of the subject's
+// numbers since it was bound, or one whose transcript was kept for the
+// subject, with that transcript.
+type ExportCall struct {
+	ID             string `json:"id"`
+	From           string `json:"from,omitempty"` // masked; "" when the number is no longer bound
+	StartedAt      string `json:"started_at"`
+	DurationMillis int64  `json:"duration_ms"`
+	ChargedMillis  int64  `json:"charged_ms"` // talk time counted against the month
+	Ended          string `json:"ended"`
+	Turns          int    `json:"turns"`
+	Emergency      bool   `json:"emergency"`
+	// Transcript is what was said, when it was kept (sip.transcripts) and
+	// has not expired.
+	Transcript []ExportLine `json:"transcript,omitempty"`
+}
+
+// ExportLine is one line of a call's transcript.
+type ExportLine struct {
+	AtMillis int64  `json:"at_ms"`   // from the start of the call
+	Speaker  string `json:"speaker"` // caller, assistant or system
+	Text     string `json:"text"`
 }
 
 // ExportAudit is every audit entry about the subject, each with its
@@ -108,6 +136,20 @@ type ExportStore interface {
 	audit.NodeSource
 	// VerificationsOf lists the verifications that name a subject, oldest first.
 	VerificationsOf(ctx context.Context, subjectID string) ([]*verify.Verification, error)
+	// CallsFrom lists the call records whose caller index is one of
+	// indexes, started from since, oldest first.
+	CallsFrom(ctx context.Context, indexes [][]byte, since time.Time) ([]*dialogue.CallRecord, error)
+	// Call reads one call record; verify.ErrNotFound if there is none.
+	Call(ctx context.Context, id string) (*dialogue.CallRecord, error)
+	// TranscriptsOf returns the sealed transcripts kept for a subject, by call id.
+	TranscriptsOf(ctx context.Context, subjectID string) (map[string][]byte, error)
+}
+
+// boundNumber is what an export needs of a binding to find its calls.
+type boundNumber struct {
+	indexes [][]byte // under every index key version
+	masked  string
+	since   time.Time
 }
 
 // Export gathers everything held about a subject. evidence must be a
@@ -131,9 +173,11 @@ func (s *Service) Export(ctx context.Context, subjectID, evidence, actor string)
 	var (
 		sub     *identity.Subject
 		numbers []ExportNumber
+		held    []boundNumber
+		wrapped []byte // the subject's data key, wrapped; nil if none
 	)
 	err := s.write(ctx, func(tx Tx) error {
-		numbers = nil
+		numbers, held = nil, nil
 		var err error
 		sub, err = tx.Subject(subjectID)
 		if errors.Is(err, identity.ErrNotFound) {
@@ -157,16 +201,16 @@ func (s *Service) Export(ctx context.Context, subjectID, evidence, actor string)
 		if err != nil {
 			return err
 		}
+		wrapped, err = tx.SubjectKey(sub.ID)
+		if errors.Is(err, identity.ErrNotFound) {
+			wrapped, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
 		for _, b := range bs {
 			if err := tx.AppendEvents(verify.Event{Type: EventNumberAccessed, Actor: actor, Purpose: "user_export",
 				VerificationID: evidence, SubjectID: sub.ID, PhoneIndex: b.PhoneIndex, Detail: "export", At: now}); err != nil {
-				return err
-			}
-			wrapped, err := tx.SubjectKey(b.SubjectID)
-			if errors.Is(err, identity.ErrNotFound) {
-				wrapped, err = nil, nil
-			}
-			if err != nil {
 				return err
 			}
 			e164, err := identity.OpenBinding(s.keys, wrapped, b)
@@ -175,6 +219,7 @@ func (s *Service) Export(ctx context.Context, subjectID, evidence, actor string)
 			}
 			numbers = append(numbers, ExportNumber{E164: string(e164), Masked: b.Masked, Country: b.Country, LineType: b.LineType,
 				BoundAt: stamp(b.BoundAt), LastVerifiedAt: stamp(b.LastVerifiedAt), ReleaseAt: stamp(b.ReleaseAt)})
+			held = append(held, boundNumber{indexes: s.keys.BlindIndexes("phone", string(e164)), masked: b.Masked, since: b.BoundAt})
 		}
 		return nil
 	})
@@ -185,6 +230,9 @@ func (s *Service) Export(ctx context.Context, subjectID, evidence, actor string)
 	out := Export{Version: 1, Issuer: s.cfg.Issuer, GeneratedAt: stamp(s.clock()), Numbers: numbers,
 		Subject:  ExportSubject{ID: sub.ID, CreatedAt: stamp(sub.CreatedAt), LostBindingAt: stamp(sub.LostBindingAt), NeedsGuardian: sub.NeedsGuardian},
 		Consents: []SignedReceipt{}, Verifications: []ExportVerification{}}
+	if out.Calls, err = s.exportCalls(ctx, es, sub.ID, wrapped, held); err != nil {
+		return nil, err
+	}
 	if out.Numbers == nil {
 		out.Numbers = []ExportNumber{}
 	}
@@ -344,4 +392,66 @@ func VerifyExport(data []byte, trusted map[string]ed25519.PublicKey, v note.Veri
 		}
 	}
 	return &x, nil
+}
+
+// exportCalls lists the calls from the subject's bound numbers since each
+// was bound, and the calls whose transcript is kept for the subject, oldest
+// first, each with its transcript opened under the subject's data key.
+func (s *Service) exportCalls(ctx context.Context, es ExportStore, subjectID string, wrapped []byte, bound []boundNumber) ([]ExportCall, error) {
+	sealed, err := es.TranscriptsOf(ctx, subjectID)
+	if err != nil {
+		return nil, err
+	}
+	var recs []*dialogue.CallRecord
+	from := make(map[string]string) // call id: masked number
+	for _, b := range bound {
+		rs, err := es.CallsFrom(ctx, b.indexes, b.since)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if _, seen := from[r.ID]; !seen {
+				from[r.ID] = b.masked
+				recs = append(recs, r)
+			}
+		}
+	}
+	for id := range sealed {
+		if _, seen := from[id]; seen {
+			continue
+		}
+		r, err := es.Call(ctx, id)
+		if errors.Is(err, verify.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		from[id] = ""
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(a, b *dialogue.CallRecord) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.ID, b.ID))
+	})
+	out := make([]ExportCall, 0, len(recs))
+	for _, r := range recs {
+		c := ExportCall{ID: r.ID, From: from[r.ID], StartedAt: stamp(r.Start), DurationMillis: r.Duration.Milliseconds(),
+			ChargedMillis: r.Charged.Milliseconds(), Ended: r.Ended, Turns: r.Turns, Emergency: r.Emergency}
+		if b, ok := sealed[r.ID]; ok {
+			data, err := identity.OpenTranscript(s.keys, wrapped, subjectID, r.ID, b)
+			if err != nil {
+				return nil, fmt.Errorf("open transcript of call %s: %w", r.ID, err)
+			}
+			lines, err := dialogue.ParseTranscript(data)
+			if err != nil {
+				return nil, fmt.Errorf("transcript of call %s: %w", r.ID, err)
+			}
+			c.Transcript = make([]ExportLine, len(lines))
+			for i, l := range lines {
+				c.Transcript[i] = ExportLine{AtMillis: l.At.Milliseconds(), Speaker: string(l.Speaker), Text: l.Text}
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

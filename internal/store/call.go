@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/internal/dialogue"
+	"github.com/ringfence/ringfence/internal/verify"
 )
 
 var (
@@ -72,7 +73,12 @@ func (db *DB) SaveCall(ctx context.Context, r *dialogue.CallRecord) error {
 
 // Calls lists the call records started from since, oldest first.
 func (db *DB) Calls(ctx context.Context, since time.Time) ([]*dialogue.CallRecord, error) {
-	rows, err := db.query(ctx, `SELECT `+callColumns+` FROM calls WHERE started_at >= ? ORDER BY started_at, id`, since.UnixMilli())
+	return db.listCalls(ctx, `SELECT `+callColumns+` FROM calls WHERE started_at >= ? ORDER BY started_at, id`, since.UnixMilli())
+}
+
+// listCalls runs a query of callColumns.
+func (db *DB) listCalls(ctx context.Context, query string, args ...any) ([]*dialogue.CallRecord, error) {
+	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list calls: %w", err)
 	}
@@ -96,4 +102,16 @@ func (db *DB) Calls(ctx context.Context, since time.Time) ([]*dialogue.CallRecor
 		return nil, fmt.Errorf("list calls: %w", err)
 	}
 	return out, nil
+}
+
+// Call reads one call record; verify.ErrNotFound if there is none.
+func (db *DB) Call(ctx context.Context, id string) (*dialogue.CallRecord, error) {
+	rs, err := db.listCalls(ctx, `SELECT `+callColumns+` FROM calls WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, verify.ErrNotFound
+	}
+	return rs[0], nil
 }

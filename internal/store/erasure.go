@@ -69,8 +69,8 @@ func scanErased(row *sql.Row) (time.Time, error) {
 	return fromMillis(at), nil
 }
 
-// EraseSubject destroys a subject: its data key, its bindings and the
-// subject row go; the verifications of its numbers (by subject id or by any
+// EraseSubject destroys a subject: its data key, its bindings, its call
+// transcripts and the subject row go; the verifications of its numbers (by subject id or by any
 // of e.PhoneIndexes) keep their ids and outcomes but lose their sealed
 // number, sealed code and masked form, and pending ones are canceled with
 // their unsent messages dropped; call records from its numbers lose the
@@ -117,6 +117,9 @@ func (t *tx) EraseSubject(e *identity.Erasure) error {
 	}
 	if _, err := t.exec(`DELETE FROM consents WHERE subject_id = ?`, e.SubjectID); err != nil {
 		return fmt.Errorf("erase: consents: %w", err)
+	}
+	if _, err := t.exec(`DELETE FROM call_transcripts WHERE subject_id = ?`, e.SubjectID); err != nil {
+		return fmt.Errorf("erase: transcripts: %w", err)
 	}
 	if _, err := t.exec(`DELETE FROM bindings WHERE subject_id = ?`, e.SubjectID); err != nil {
 		return fmt.Errorf("erase: bindings: %w", err)

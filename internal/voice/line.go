@@ -39,6 +39,10 @@ type Caller struct {
 	// Verified reports that the number is bound to a subject, so the
 	// verified allowance applies.
 	Verified bool
+	// Subject is the id of the subject the number is bound to, or "". It
+	// goes no further than the call's transcript, which is kept for that
+	// subject alone.
+	Subject string
 }
 
 // Directory finds who calls from a number.
@@ -50,7 +54,7 @@ type Directory interface {
 }
 
 // LineConfig configures a Line. Policy, Model, STT, TTS, Quota, Records
-// and Callers are required.
+// and Callers are required; Transcripts is optional.
 type LineConfig struct {
 	Policy  *dialogue.Policy
 	Model   dialogue.Model
@@ -59,6 +63,9 @@ type LineConfig struct {
 	Quota   dialogue.Quota
 	Records dialogue.Records
 	Callers Directory
+	// Transcripts, if set, keeps the transcript of every call whose caller
+	// is bound to a subject, for that subject; nil keeps none.
+	Transcripts dialogue.Transcripts
 	// VAD tunes the end-of-turn detection.
 	VAD media.VADConfig
 	// MaxTurn ends a caller's turn that runs this long. Zero means
@@ -155,6 +162,10 @@ func (l *Line) HandleCall(ctx context.Context, c *Call) {
 	}
 	if err := l.cfg.Records.SaveCall(save, &r.rec); err != nil {
 		r.log.Error("call record not saved", logError, err)
+	} else if r.tr != nil && r.tr.Len() > 0 {
+		if err := l.cfg.Transcripts.SaveTranscript(save, &r.rec, r.caller.Subject, r.tr); err != nil {
+			r.log.Error("call transcript not saved", logError, err)
+		}
 	}
 	r.log.Info("call done", "ended", r.rec.Ended, "duration", r.rec.Duration.Round(time.Millisecond),
 		"turns", r.rec.Turns, "emergency", r.rec.Emergency)
@@ -169,8 +180,33 @@ type callRun struct {
 	caller Caller
 	charge bool // count the call's time against the caller's month
 
-	mu   sync.Mutex // guards conv: turns run in their own goroutine
+	mu   sync.Mutex // guards conv and tr: turns run in their own goroutine
 	conv *dialogue.Conversation
+	tr   *dialogue.Transcript // nil when the call keeps none
+}
+
+// at returns the time since the call was answered, for the transcript.
+func (r *callRun) at() time.Duration { return r.l.cfg.Now().Sub(r.rec.Start) }
+
+// transcribe runs fn on the transcript, if the call keeps one.
+func (r *callRun) transcribe(fn func(t *dialogue.Transcript)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tr != nil {
+		fn(r.tr)
+	}
+}
+
+// played plays pcm, the speech of text, and puts what of it the caller
+// heard in the transcript.
+func (r *callRun) played(ctx context.Context, text string, pcm []int16) error {
+	at := r.at()
+	n, err := r.c.Media.PlayCount(ctx, pcm)
+	r.transcribe(func(t *dialogue.Transcript) {
+		heard := dialogue.Heard(text, n, len(pcm))
+		t.Assistant(at, heard, n < len(pcm))
+	})
+	return err
 }
 
 // say plays a fixed utterance whole, ignoring barge-in. It returns false
@@ -183,7 +219,7 @@ func (r *callRun) say(ctx context.Context, u dialogue.Utterance) bool {
 		}
 		return false
 	}
-	return r.c.Media.Play(ctx, pcm) == nil
+	return r.played(ctx, u.Text, pcm) == nil
 }
 
 // run runs the call and returns how it ended.
@@ -199,7 +235,7 @@ func (r *callRun) run(ctx context.Context) string {
 	r.rec.DisclosureHash = dialogue.Fingerprint(pcm)
 
 	left, err := r.lookup(ctx)
-	if err := r.c.Media.Play(ctx, pcm); err != nil {
+	if err := r.played(ctx, disclosure, pcm); err != nil {
 		return r.ended(ctx, dialogue.EndError)
 	}
 	if err != nil {
@@ -227,6 +263,11 @@ func (r *callRun) lookup(ctx context.Context) (time.Duration, error) {
 	}
 	r.caller = caller
 	r.rec.CallerIndex, r.rec.Pseudonym = caller.Index, caller.Pseudonym
+	if caller.Subject != "" && cfg.Transcripts != nil {
+		r.mu.Lock()
+		r.tr = new(dialogue.Transcript)
+		r.mu.Unlock()
+	}
 	return cfg.Policy.Remaining(ctx, cfg.Quota, caller.Key, caller.Verified, r.rec.Start)
 }
 
@@ -358,6 +399,9 @@ func (r *callRun) converse(ctx context.Context, meter *dialogue.Meter) string {
 			}
 			r.mu.Lock()
 			dec := r.conv.Digit(digit, cfg.Now())
+			if r.tr != nil {
+				r.tr.Keyed(r.at())
+			}
 			r.mu.Unlock()
 			if u, ok := dec.Utterance(); ok && dec.Action == dialogue.Emergency {
 				r.log.Info("emergency tripwire", "on", "digits")
@@ -451,6 +495,10 @@ func (r *callRun) turn(ctx context.Context, pcm []int16, eot time.Time) turnDone
 	r.mu.Lock()
 	dec := r.conv.Hear(text)
 	prompt := r.conv.Prompt()
+	if r.tr != nil {
+		// The turn began when the caller started speaking.
+		r.tr.Caller(max(eot.Sub(r.rec.Start)-time.Duration(len(pcm))*time.Second/media.SampleRate, 0), text)
+	}
 	r.mu.Unlock()
 	r.log.Debug("turn heard", "chars", len(text), "action", dec.Action.String())
 	switch dec.Action {
@@ -519,8 +567,10 @@ func (r *callRun) turn(ctx context.Context, pcm []int16, eot time.Time) turnDone
 		}
 	})
 	var parts []dialogue.Spoken
+	var began time.Duration
 	for a := range audio {
 		if len(parts) == 0 {
+			began = r.at()
 			playout := cfg.Now().Sub(eot)
 			m.observe(StagePlayout, playout)
 			m.observe(StageAdded, max(playout-engines-modelTime-ttsTime, 0))
@@ -535,7 +585,10 @@ func (r *callRun) turn(ctx context.Context, pcm []int16, eot time.Time) turnDone
 	for range audio { // unblock the speech goroutine after a cut
 	}
 	r.mu.Lock()
-	r.conv.Said(parts)
+	heard, cut := r.conv.Said(parts)
+	if r.tr != nil {
+		r.tr.Assistant(began, heard, cut)
+	}
 	r.mu.Unlock()
 	if len(parts) == 0 && ctx.Err() == nil {
 		if streamErr != nil {
@@ -552,7 +605,7 @@ func (r *callRun) sayCut(ctx context.Context, text string) {
 	if err != nil {
 		return
 	}
-	if err := r.c.Media.Play(ctx, pcm); err != nil && !errors.Is(err, media.ErrInterrupted) && ctx.Err() == nil {
+	if err := r.played(ctx, text, pcm); err != nil && !errors.Is(err, media.ErrInterrupted) && ctx.Err() == nil {
 		r.log.Debug("play failed", logError, err)
 	}
 }

@@ -140,7 +140,7 @@ func (d fakeDirectory) Caller(ctx context.Context, number string) (Caller, error
 	sum := sha256.Sum256([]byte("index" + number))
 	c := Caller{Index: sum[:], Key: hex.EncodeToString(sum[:])}
 	if number == "+14155550199" {
-		c.Pseudonym, c.Verified = "pseudonymofverifiedsubject", true
+		c.Pseudonym, c.Verified, c.Subject = "pseudonymofverifiedsubject", true, "sub_verifiedsubject"
 	}
 	return c, nil
 }
@@ -179,6 +179,54 @@ func (b *recordBook) next(t testing.TB) dialogue.CallRecord {
 	return b.recs[len(b.recs)-1]
 }
 
+// transcriptBook keeps transcripts in memory.
+type transcriptBook struct {
+	mu   sync.Mutex
+	kept []keptTranscript
+	got  chan struct{}
+}
+
+type keptTranscript struct {
+	rec     dialogue.CallRecord
+	subject string
+	lines   []dialogue.TranscriptLine
+	json    string
+}
+
+func (b *transcriptBook) SaveTranscript(ctx context.Context, r *dialogue.CallRecord, subjectID string, t *dialogue.Transcript) error {
+	data, err := t.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.kept = append(b.kept, keptTranscript{*r, subjectID, t.Lines(), string(data)})
+	b.mu.Unlock()
+	select {
+	case b.got <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// next waits for the next transcript.
+func (b *transcriptBook) next(t testing.TB) keptTranscript {
+	t.Helper()
+	select {
+	case <-b.got:
+	case <-time.After(wait):
+		t.Fatal("no transcript saved")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.kept[len(b.kept)-1]
+}
+
+func (b *transcriptBook) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.kept)
+}
+
 // clock is a test clock moved by hand.
 type clock struct {
 	mu sync.Mutex
@@ -205,6 +253,7 @@ type phoneLine struct {
 	tts     *fakeTTS
 	quota   *dialogue.MemoryQuota
 	records *recordBook
+	texts   *transcriptBook
 	clock   *clock
 	policy  *dialogue.Policy
 }
@@ -234,6 +283,7 @@ func startLine(t testing.TB, o lineOptions) *phoneLine {
 	p := &phoneLine{
 		model: &fakeModel{}, tts: &fakeTTS{}, quota: dialogue.NewMemoryQuota(),
 		records: &recordBook{got: make(chan struct{}, 64)},
+		texts:   &transcriptBook{got: make(chan struct{}, 64)},
 		clock:   &clock{t: time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)},
 		policy:  policy,
 	}
@@ -243,7 +293,7 @@ func startLine(t testing.TB, o lineOptions) *phoneLine {
 	}
 	line, err := NewLine(LineConfig{
 		Policy: policy, Model: p.model, STT: fakeSTT{}, TTS: p.tts, Quota: p.quota, Records: p.records,
-		Callers: o.directory, Now: now, Logger: cmp.Or(o.logger, testLog(t)), Metrics: o.metrics,
+		Transcripts: p.texts, Callers: o.directory, Now: now, Logger: cmp.Or(o.logger, testLog(t)), Metrics: o.metrics,
 		VAD: media.VADConfig{EndSilence: 300 * time.Millisecond},
 	})
 	if err != nil {
@@ -480,5 +530,146 @@ func TestLineCallCap(t *testing.T) {
 	u.invite(offer(c2.port(), "0 101"))
 	if res := u.final(); res.StatusCode != 486 {
 		t.Fatalf("INVITE over the cap answered %d, want 486", res.StatusCode)
+	}
+}
+
+const boundNumber = "+14155550199" // bound to sub_verifiedsubject by fakeDirectory
+
+// transcriptText is a transcript as "speaker: text" lines.
+func transcriptText(ls []dialogue.TranscriptLine) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, string(l.Speaker)+": "+l.Text)
+	}
+	return out
+}
+
+func TestLineTranscript(t *testing.T) {
+	p := startLine(t, lineOptions{realClock: true})
+	u, c, ok := p.call(t, boundNumber)
+	c.waitFor(allTones, toneDisclosure)
+	c.waitQuiet()
+	c.speak(toneHello, 600*time.Millisecond)
+	c.waitFor(allTones, toneDisclosure, toneAnswer1, toneAnswer2)
+	c.waitQuiet()
+	c.speak(toneStoryAsk, 600*time.Millisecond)
+	c.waitFor(allTones, toneAnswer2, toneStory)
+	// Over the story, well after it began (a turn is stamped from its
+	// pre-roll, up to 200 ms before the speech): it is cut.
+	time.Sleep(500 * time.Millisecond)
+	c.speak(toneHello, 600*time.Millisecond)
+	c.waitFor(allTones, toneStory, toneAnswer1, toneAnswer2)
+	c.waitQuiet()
+	u.bye(ok)
+
+	rec := p.records.next(t)
+	kt := p.texts.next(t)
+	if kt.rec.ID != rec.ID || kt.subject != "sub_verifiedsubject" {
+		t.Fatalf("transcript of call %q for %q, want call %q for sub_verifiedsubject", kt.rec.ID, kt.subject, rec.ID)
+	}
+	got := transcriptText(kt.lines)
+	t.Logf("transcript:\n%s", strings.Join(got, "\n"))
+	want := []string{
+		"assistant: " + dialogue.DefaultDisclosure,
+		"caller: hello",
+		"assistant: Hi there. How can I help?",
+		"caller: tell me a story",
+		"", // the story, cut
+		"caller: hello",
+		"assistant: Hi there. How can I help?",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d lines, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if w != "" && got[i] != w {
+			t.Errorf("line %d = %q, want %q", i, got[i], w)
+		}
+	}
+	cutStory := got[4]
+	if !strings.HasPrefix(cutStory, "assistant: Once") || !strings.HasSuffix(cutStory, "...") || strings.Contains(cutStory, "everyone") {
+		t.Errorf("story line %q: want what was heard of it, ending with ...", cutStory)
+	}
+	for i := 1; i < len(kt.lines); i++ {
+		if kt.lines[i].At < kt.lines[i-1].At {
+			t.Errorf("line %d at %v comes after line %d at %v", i, kt.lines[i].At, i-1, kt.lines[i-1].At)
+		}
+	}
+	if last := kt.lines[len(kt.lines)-1].At; last <= 0 || last > rec.Duration {
+		t.Errorf("last line at %v of a %v call", last, rec.Duration)
+	}
+	// The caller's turn is placed where they began to speak: before the answer.
+	if kt.lines[3].At >= kt.lines[4].At {
+		t.Errorf("the story ask at %v is not before the story at %v", kt.lines[3].At, kt.lines[4].At)
+	}
+}
+
+func TestLineTranscriptKeyedDigits(t *testing.T) {
+	p := startLine(t, lineOptions{})
+	u, c, ok := p.call(t, boundNumber)
+	c.waitFor(allTones, toneDisclosure)
+	c.waitQuiet()
+	for _, d := range "4711" {
+		if err := c.sess.SendDTMF(context.Background(), d, 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.speak(toneHello, 600*time.Millisecond)
+	c.waitFor(allTones, toneDisclosure, toneAnswer1, toneAnswer2)
+	c.waitQuiet()
+	// An emergency number keyed, after a pause that ends the first
+	// sequence: its digits are not kept either.
+	p.clock.Advance(4 * time.Second)
+	for _, d := range "112" {
+		if err := c.sess.SendDTMF(context.Background(), d, 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitFor(allTones, toneAnswer2, toneEmergency)
+	c.waitQuiet()
+	u.bye(ok)
+
+	kt := p.texts.next(t)
+	got := transcriptText(kt.lines)
+	t.Logf("transcript:\n%s", strings.Join(got, "\n"))
+	want := []string{
+		"assistant: " + dialogue.DefaultDisclosure,
+		"caller: [keyed 4 digits]",
+		"caller: hello",
+		"assistant: Hi there. How can I help?",
+		"caller: [keyed 3 digits]",
+		"assistant: " + dialogue.DefaultEmergencyMessage,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("transcript:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, digits := range []string{"4711", "112"} {
+		if strings.Contains(kt.json, digits) {
+			t.Errorf("the transcript holds the keyed digits %s: %s", digits, kt.json)
+		}
+	}
+}
+
+func TestLineNoTranscriptWithoutSubject(t *testing.T) {
+	p := startLine(t, lineOptions{})
+	for _, number := range []string{"+14155550123", "anonymous"} {
+		u, c, ok := p.call(t, number)
+		c.waitFor(allTones, toneDisclosure)
+		c.waitQuiet()
+		c.speak(toneHello, 600*time.Millisecond)
+		c.waitFor(allTones, toneDisclosure, toneAnswer1, toneAnswer2)
+		u.bye(ok)
+		if r := p.records.next(t); r.Turns != 1 {
+			t.Errorf("%s: record %+v", number, r)
+		}
+	}
+	// A bound caller's call is kept, and is the only one.
+	u, c, ok := p.call(t, boundNumber)
+	c.waitFor(allTones, toneDisclosure)
+	u.bye(ok)
+	p.records.next(t)
+	kt := p.texts.next(t)
+	if n := p.texts.count(); n != 1 || kt.subject != "sub_verifiedsubject" {
+		t.Errorf("%d transcripts kept, the last for %q; want only the bound caller's", n, kt.subject)
 	}
 }
