@@ -348,6 +348,23 @@ func (s *Service) checkLimits(tx Tx, phoneIndex, ipIndex [][]byte, now time.Time
 		{"number_hourly", time.Hour, s.cfg.SendsPerHour, tx.SendsSince, phoneIndex},
 		{"number_daily", 24 * time.Hour, s.cfg.SendsPerDay, tx.SendsSince, phoneIndex},
 	}
+	// A number with no send in the widest of its windows has none in the
+	// narrower ones: a new number costs one count, not three.
+	var widest time.Duration
+	for _, w := range windows {
+		if w.span > 0 && w.limit > 0 {
+			widest = max(widest, w.span)
+		}
+	}
+	if widest > 0 {
+		n, _, err := countAll(tx.SendsSince, phoneIndex, now.Add(-widest))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			windows = windows[:0]
+		}
+	}
 	if ipIndex != nil && s.cfg.IPSendsPerHour > 0 {
 		windows = append(windows, window{"ip_hourly", time.Hour, s.cfg.IPSendsPerHour, tx.IPSendsSince, ipIndex})
 	}
