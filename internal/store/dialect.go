@@ -76,6 +76,9 @@ func sqliteDSN(path string, write bool) string {
 	if write {
 		q.Set("_journal_mode", "WAL")
 		q.Set("_txlock", "immediate")
+		// checkpoint.go checkpoints in the background; this is the
+		// writer's fallback if that falls behind.
+		q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(walSafetyPages)+")")
 	} else {
 		q.Set("_query_only", "1")
 	}

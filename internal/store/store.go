@@ -54,10 +54,11 @@ type Config struct {
 type DB struct {
 	d      dialect
 	url    string
-	w      *sql.DB    // writes: SQLite's one connection, or the Postgres pool
-	r      *sql.DB    // reads: SQLite's query_only pool, or the Postgres pool
-	writer *writer    // SQLite group commit; nil on Postgres
-	reads  *readStmts // SQLite's prepared reads; nil on Postgres (pgx caches its own)
+	w      *sql.DB       // writes: SQLite's one connection, or the Postgres pool
+	r      *sql.DB       // reads: SQLite's query_only pool, or the Postgres pool
+	writer *writer       // SQLite group commit; nil on Postgres
+	reads  *readStmts    // SQLite's prepared reads; nil on Postgres (pgx caches its own)
+	ckpt   *checkpointer // SQLite's WAL checkpoints off the writer; nil on Postgres
 	log    *slog.Logger
 	mac    func([]byte) []byte
 
@@ -106,8 +107,13 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if d == sqlite {
+		if db.ckpt, err = newCheckpointer(target, log); err != nil {
+			db.closeConns()
+			return nil, fmt.Errorf("open store: checkpointer: %w", err)
+		}
 		db.writer = newWriter(db.w, maxBatch, log)
 		db.writer.mac = cfg.AuditMAC
+		db.writer.committed = db.ckpt.wake
 		db.reads = &readStmts{db: db.r, m: make(map[string]*sql.Stmt)}
 	}
 	return db, nil
@@ -178,6 +184,9 @@ func (db *DB) Close() error {
 		}
 		if db.reads != nil {
 			db.reads.close()
+		}
+		if db.ckpt != nil {
+			db.ckpt.close()
 		}
 		db.closeErr = db.closeConns()
 	})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"strconv"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -177,7 +178,8 @@ func TestSQLiteSettings(t *testing.T) {
 		}
 		return v
 	}
-	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "temp_store": "2", "cache_size": "-32768"} {
+	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "temp_store": "2", "cache_size": "-32768",
+		"wal_autocheckpoint": strconv.Itoa(walSafetyPages)} {
 		if got := pragma(db.w, name); got != want {
 			t.Errorf("writer %s = %s, want %s", name, got, want)
 		}

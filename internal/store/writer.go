@@ -41,6 +41,8 @@ type writer struct {
 	mac  func([]byte) []byte // audit row MAC, or nil
 	reqs chan *request
 	stmt *stmtCache // used by the writer goroutine only
+	// committed, if set, is called after each commit (it must not block).
+	committed func()
 
 	batches atomic.Int64 // transactions begun, for tests
 
@@ -173,6 +175,8 @@ func (w *writer) commit(batch []*request) {
 		_ = sqlTx.Rollback() // fatal says why; a second error adds nothing
 	} else if err := sqlTx.Commit(); err != nil {
 		fatal = fmt.Errorf("commit: %w", err)
+	} else if w.committed != nil {
+		w.committed()
 	}
 	for _, req := range ran {
 		if req.err == nil {
@@ -187,17 +191,28 @@ func (w *writer) commit(batch []*request) {
 // runOne runs one request's fn inside a savepoint, so that its failure undoes
 // only its own work. fatal is set when the transaction itself broke.
 func (w *writer) runOne(ctx context.Context, sqlTx *sql.Tx, req *request) (fnErr, fatal error) {
-	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+	if err := w.exec(ctx, sqlTx, "SAVEPOINT w"); err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
 	fnErr = callFn(w.log, req.fn, &tx{ctx: ctx, q: sqlTx, d: sqlite, mac: w.mac, stmts: w.stmt})
 	if fnErr != nil {
-		if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+		if err := w.exec(ctx, sqlTx, "ROLLBACK TO w"); err != nil {
 			return fnErr, fmt.Errorf("roll back to savepoint: %w", err)
 		}
 	}
-	if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil {
+	if err := w.exec(ctx, sqlTx, "RELEASE w"); err != nil {
 		return fnErr, fmt.Errorf("release savepoint: %w", err)
 	}
 	return fnErr, nil
+}
+
+// exec runs query in sqlTx, prepared once when the cache has it.
+func (w *writer) exec(ctx context.Context, sqlTx *sql.Tx, query string) error {
+	var err error
+	if s := w.stmt.get(ctx, query); s != nil {
+		_, err = sqlTx.StmtContext(ctx, s).ExecContext(ctx)
+	} else {
+		_, err = sqlTx.ExecContext(ctx, query)
+	}
+	return err
 }
