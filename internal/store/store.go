@@ -301,9 +301,20 @@ type tx struct {
 	d     dialect
 	mac   func([]byte) []byte // audit row MAC, or nil
 	stmts *stmtCache          // the SQLite writer's prepared statements, or nil
+	// wrote is set once a statement that may change the database has run
+	// (anything but a plain SELECT), so the writer knows whether a failed
+	// fn left work to undo.
+	wrote bool
+}
+
+// reads reports whether query only reads: it starts with SELECT.
+func reads(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n")
+	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	t.wrote = true
 	if s := t.stmt(query); s != nil {
 		return s.ExecContext(t.ctx, args...)
 	}
@@ -311,6 +322,7 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	t.wrote = t.wrote || !reads(query)
 	if s := t.stmt(query); s != nil {
 		return s.QueryContext(t.ctx, args...)
 	}
@@ -318,6 +330,7 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	t.wrote = t.wrote || !reads(query)
 	if s := t.stmt(query); s != nil {
 		return s.QueryRowContext(t.ctx, args...)
 	}

@@ -44,7 +44,8 @@ type writer struct {
 	// committed, if set, is called after each commit (it must not block).
 	committed func()
 
-	batches atomic.Int64 // transactions begun, for tests
+	batches  atomic.Int64 // batches run, for tests
+	isolated atomic.Int64 // batches run again with savepoints, for tests
 
 	mu      sync.RWMutex // held for reading while sending on reqs; for writing to close it
 	closed  bool
@@ -135,47 +136,39 @@ func (w *writer) run() {
 }
 
 // commit runs the batch in one transaction and answers every request.
+//
+// It first runs every fn one after the other with no savepoints: a
+// savepoint copies each page a fn touches into a sub-journal and costs two
+// statements, for the rare fn that fails after writing. A fn that fails
+// before writing anything (a limit, a closed verification) leaves nothing
+// to undo. Only when a fn fails after writing is that transaction rolled
+// back and the batch run again with a savepoint around each fn (runIsolated),
+// which Write's contract allows: fn may run more than once.
 func (w *writer) commit(batch []*request) {
 	// Statements never see a caller's context: interrupting one statement
 	// can make SQLite roll back the whole transaction, everyone's work.
 	ctx := context.Background()
-	var (
-		sqlTx *sql.Tx
-		ran   []*request
-		fatal error // the transaction cannot commit
-	)
+	ran := make([]*request, 0, len(batch))
 	for _, req := range batch {
 		if !req.state.CompareAndSwap(queued, taken) {
 			continue // the caller gave up and was answered
-		}
-		if fatal != nil {
-			req.done <- fatal
-			continue
 		}
 		if err := req.ctx.Err(); err != nil {
 			req.done <- err
 			continue
 		}
-		if sqlTx == nil {
-			var err error
-			if sqlTx, err = w.db.BeginTx(ctx, nil); err != nil {
-				fatal = fmt.Errorf("begin: %w", err)
-				req.done <- fatal
-				continue
-			}
-		}
 		ran = append(ran, req)
-		req.err, fatal = w.runOne(ctx, sqlTx, req)
 	}
-	if sqlTx == nil {
+	if len(ran) == 0 {
 		return
 	}
 	w.batches.Add(1)
-	if fatal != nil {
-		_ = sqlTx.Rollback() // fatal says why; a second error adds nothing
-	} else if err := sqlTx.Commit(); err != nil {
-		fatal = fmt.Errorf("commit: %w", err)
-	} else if w.committed != nil {
+	fatal, ok := w.runFast(ctx, ran)
+	if !ok {
+		w.isolated.Add(1)
+		fatal = w.runIsolated(ctx, ran)
+	}
+	if fatal == nil && w.committed != nil {
 		w.committed()
 	}
 	for _, req := range ran {
@@ -186,6 +179,55 @@ func (w *writer) commit(batch []*request) {
 	}
 	// The connection is free again: prepare what this batch met first.
 	w.stmt.prepareWanted(ctx)
+}
+
+// runFast runs the batch without savepoints and commits it. ok is false,
+// with the transaction rolled back and every req.err cleared, when a fn
+// failed after writing; fatal is set when the transaction could not begin
+// or commit.
+func (w *writer) runFast(ctx context.Context, ran []*request) (fatal error, ok bool) {
+	sqlTx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err), true
+	}
+	for _, req := range ran {
+		t := &tx{ctx: ctx, q: sqlTx, d: sqlite, mac: w.mac, stmts: w.stmt}
+		req.err = callFn(w.log, req.fn, t)
+		if req.err != nil && t.wrote {
+			_ = sqlTx.Rollback() // the batch runs again, isolated
+			for _, r := range ran {
+				r.err = nil
+			}
+			return nil, false
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err), true
+	}
+	return nil, true
+}
+
+// runIsolated runs the batch with each fn inside its own savepoint, so a
+// failing fn undoes only its own work, and commits it. A fn after a fatal
+// error does not run.
+func (w *writer) runIsolated(ctx context.Context, ran []*request) (fatal error) {
+	sqlTx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	for _, req := range ran {
+		if req.err, fatal = w.runOne(ctx, sqlTx, req); fatal != nil {
+			break
+		}
+	}
+	if fatal != nil {
+		_ = sqlTx.Rollback() // fatal says why; a second error adds nothing
+		return fatal
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // runOne runs one request's fn inside a savepoint, so that its failure undoes

@@ -360,3 +360,61 @@ func TestWriteRetriesDeadlock(t *testing.T) {
 		}
 	})
 }
+
+// A batch whose failing fns failed before writing commits in one pass; one
+// whose failing fn had written runs again with savepoints, and in both the
+// failures undo only their own work.
+func TestWriteSavepointsOnlyWhenNeeded(t *testing.T) {
+	db := openTestDB(t, Config{URL: filepath.Join(t.TempDir(), "ringfence.db")})
+	refused := errors.New("refused")
+	batch := func(failAfterWrite bool) []error {
+		t.Helper()
+		release := holdWriter(t, db)
+		const n = 6
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = db.Write(t.Context(), func(tx verify.Tx) error {
+					if _, _, err := tx.SendsSince([]byte("p"), t0); err != nil {
+						return err
+					}
+					if i%3 == 1 && !failAfterWrite {
+						return refused // read, then refused: nothing to undo
+					}
+					if err := tx.RecordSend([]byte(fmt.Sprintf("p%v-%d", failAfterWrite, i)), nil, t0); err != nil {
+						return err
+					}
+					if i%3 == 1 {
+						return refused // wrote, then refused: undo
+					}
+					return nil
+				})
+			})
+		}
+		waitQueued(t, db, n)
+		release()
+		wg.Wait()
+		return errs
+	}
+	check := func(errs []error) {
+		t.Helper()
+		for i, err := range errs {
+			if want := i%3 == 1; errors.Is(err, refused) != want || (!want && err != nil) {
+				t.Errorf("write %d: %v", i, err)
+			}
+		}
+	}
+	before := db.writer.isolated.Load()
+	check(batch(false))
+	if got := db.writer.isolated.Load() - before; got != 0 {
+		t.Errorf("a batch whose failures wrote nothing ran again %d times", got)
+	}
+	check(batch(true))
+	if got := db.writer.isolated.Load() - before; got != 1 {
+		t.Errorf("a batch with a failure after a write ran again %d times, want 1", got)
+	}
+	if n := count(t, db, "send_log"); n != 4+4 {
+		t.Errorf("send_log has %d rows, want 8: the 4 writes of each batch that succeeded", n)
+	}
+}
