@@ -64,8 +64,8 @@ func (t *tx) FinishMessage(m *verify.Message) error {
 // that was due at or before now, earliest first.
 func (db *DB) OverdueReceipts(ctx context.Context, now time.Time, limit int) ([]verify.Message, error) {
 	rows, err := db.query(ctx, `SELECT `+messageColumns+` FROM outbox
-		WHERE state = ? AND receipt_due <= ? ORDER BY receipt_due, id LIMIT ?`,
-		verify.MessageSent, now.UnixMilli(), limit)
+		WHERE state = '`+verify.MessageSent+`' AND receipt_due <= ? ORDER BY receipt_due, id LIMIT ?`,
+		now.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("overdue receipts: %w", err)
 	}
@@ -94,10 +94,10 @@ func (db *DB) ClaimMessages(ctx context.Context, now time.Time, lease time.Durat
 	err := db.write(ctx, func(t *tx) error {
 		ms = ms[:0]
 		rows, err := t.query(`UPDATE outbox SET state = ?, lease_until = ?
-			WHERE id IN (SELECT id FROM outbox WHERE state = ? AND due_at <= ?
+			WHERE id IN (SELECT id FROM outbox WHERE state = '`+verify.MessagePending+`' AND due_at <= ?
 				ORDER BY due_at, id LIMIT ?`+t.d.skipLocked()+`)
 			RETURNING `+messageColumns,
-			verify.MessageSending, now.Add(lease).UnixMilli(), verify.MessagePending, now.UnixMilli(), limit)
+			verify.MessageSending, now.Add(lease).UnixMilli(), now.UnixMilli(), limit)
 		if err != nil {
 			return err
 		}
@@ -133,8 +133,8 @@ func (db *DB) ReleaseStale(ctx context.Context, now time.Time, retry bool) (int,
 	}
 	var n int64
 	err := db.write(ctx, func(t *tx) error {
-		res, err := t.exec(`UPDATE outbox SET state = ?, lease_until = NULL WHERE state = ? AND lease_until <= ?`,
-			state, verify.MessageSending, now.UnixMilli())
+		res, err := t.exec(`UPDATE outbox SET state = ?, lease_until = NULL WHERE state = '`+verify.MessageSending+`' AND lease_until <= ?`,
+			state, now.UnixMilli())
 		if err != nil {
 			return err
 		}
