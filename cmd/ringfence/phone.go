@@ -46,10 +46,7 @@ func openPhone(cfg config.Config, keys *vault.Keyring, db *store.DB, reg prometh
 		region = cfg.Verify.DefaultCountry
 	}
 	metrics := voice.NewMetrics(reg)
-	var transcripts dialogue.Transcripts
-	if s.Transcripts == config.TranscriptsSubject {
-		transcripts = &transcriptKeeper{keys: keys, db: db}
-	}
+	transcripts := transcriptsFor(s.Transcripts, keys, db)
 	line, err := voice.NewLine(voice.LineConfig{
 		Policy:  policy,
 		Model:   dialogue.ChatModel{Client: client(s.Chat), Model: s.Chat.Model},
@@ -159,6 +156,15 @@ func (k *transcriptKeeper) SaveTranscript(ctx context.Context, r *dialogue.CallR
 		return nil
 	}
 	return err
+}
+
+// transcriptsFor returns what keeps the transcripts under the setting
+// sip.transcripts: a keeper for "subject", nil (none kept) for "off".
+func transcriptsFor(setting string, keys *vault.Keyring, db *store.DB) dialogue.Transcripts {
+	if setting != config.TranscriptsSubject {
+		return nil
+	}
+	return &transcriptKeeper{keys: keys, db: db}
 }
 
 // purgeTranscripts deletes the transcripts older than sip.transcript_retention.

@@ -186,3 +186,14 @@ func TestServePurgesTranscripts(t *testing.T) {
 		t.Errorf("after the restart: %d transcripts, %v; want call_new alone", len(got), err)
 	}
 }
+
+// TestTranscriptsSetting: sip.transcripts "off" gives the line no keeper,
+// so no call keeps a transcript; "subject" gives it one.
+func TestTranscriptsSetting(t *testing.T) {
+	if transcriptsFor(config.TranscriptsOff, nil, nil) != nil {
+		t.Error(`sip.transcripts "off" keeps transcripts`)
+	}
+	if _, ok := transcriptsFor(config.TranscriptsSubject, nil, nil).(*transcriptKeeper); !ok {
+		t.Error(`sip.transcripts "subject" keeps none`)
+	}
+}
