@@ -103,10 +103,7 @@ func (t *tx) EraseSubject(e *identity.Erasure) error {
 		// Call records keep what the phone line needs to account for
 		// itself (times, minutes, how each call ended) but no longer name
 		// the caller: neither the number's index nor the pseudonym.
-		ixs := make([]any, len(e.PhoneIndexes))
-		for i, ix := range e.PhoneIndexes {
-			ixs[i] = ix
-		}
+		ixs := args[1:] // the phone indexes, after the subject id
 		if _, err := t.exec(`UPDATE calls SET caller_index = NULL, pseudonym = ''
 			WHERE caller_index IN (`+placeholders(len(ixs))+`)`, ixs...); err != nil {
 			return fmt.Errorf("erase: calls: %w", err)
