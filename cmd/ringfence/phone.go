@@ -46,7 +46,6 @@ func openPhone(cfg config.Config, keys *vault.Keyring, db *store.DB, reg prometh
 		region = cfg.Verify.DefaultCountry
 	}
 	metrics := voice.NewMetrics(reg)
-	transcripts := transcriptsFor(s.Transcripts, keys, db)
 	line, err := voice.NewLine(voice.LineConfig{
 		Policy:  policy,
 		Model:   dialogue.ChatModel{Client: client(s.Chat), Model: s.Chat.Model},
@@ -58,7 +57,7 @@ func openPhone(cfg config.Config, keys *vault.Keyring, db *store.DB, reg prometh
 		Logger:  log,
 		Metrics: metrics,
 
-		Transcripts: transcripts,
+		Transcripts: transcriptsFor(s.Transcripts, keys, db),
 	})
 	if err != nil {
 		return nil, err
@@ -178,19 +177,5 @@ func (m *Main) purgeTranscripts(ctx context.Context) {
 	}
 	if n > 0 {
 		m.Log.Info("call transcripts purged", "count", n)
-	}
-}
-
-// purgeTranscriptsEvery purges expired transcripts until ctx ends.
-func (m *Main) purgeTranscriptsEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.purgeTranscripts(ctx)
-		}
 	}
 }

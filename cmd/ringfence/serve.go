@@ -229,19 +229,25 @@ func (m *Main) saveGuard(ctx context.Context) error {
 	return saveGuard(ctx, m.Guard, m.DB)
 }
 
-// saveGuardEvery saves the guard's state periodically: breakers open on their own.
-func (m *Main) saveGuardEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+// every runs fn each period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := m.saveGuard(ctx); err != nil && ctx.Err() == nil {
-				m.Log.Error("save fraud state", "err", err)
-			}
+			fn(ctx)
 		}
+	}
+}
+
+// saveGuardNow saves the guard's state, logging a failure: breakers open
+// on their own, so the state is saved periodically.
+func (m *Main) saveGuardNow(ctx context.Context) {
+	if err := m.saveGuard(ctx); err != nil && ctx.Err() == nil {
+		m.Log.Error("save fraud state", "err", err)
 	}
 }
 
@@ -303,7 +309,7 @@ func (m *Main) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.saveGuardEvery(dctx, time.Minute)
+		every(dctx, time.Minute, m.saveGuardNow)
 	}()
 	wg.Add(1)
 	go func() {
@@ -313,7 +319,7 @@ func (m *Main) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.purgeTranscriptsEvery(dctx, time.Hour)
+		every(dctx, time.Hour, m.purgeTranscripts)
 	}()
 	if m.Phone != nil {
 		wg.Add(1)
