@@ -135,26 +135,18 @@ func (t *Transcript) Cut() bool { return t.full }
 // one time keep the order they were added in, and the cut note is last.
 func (t *Transcript) Lines() []TranscriptLine {
 	out := slices.Clone(t.lines)
-	slices.SortStableFunc(out, func(a, b TranscriptLine) int {
-		if a.Text == TranscriptCutNote && a.Speaker == SpeakerSystem {
-			return 1
-		}
-		if b.Text == TranscriptCutNote && b.Speaker == SpeakerSystem {
-			return -1
-		}
-		return cmp.Compare(a.At, b.At)
-	})
+	body := out
+	if t.full {
+		body = out[:len(out)-1] // the cut note, always added last, stays last
+	}
+	slices.SortStableFunc(body, func(a, b TranscriptLine) int { return cmp.Compare(a.At, b.At) })
 	return out
 }
 
 // MarshalJSON encodes the lines, in order, as an array of
 // {"at_ms", "speaker", "text"}.
 func (t *Transcript) MarshalJSON() ([]byte, error) {
-	return MarshalTranscript(t.Lines())
-}
-
-// MarshalTranscript encodes lines as MarshalJSON does.
-func MarshalTranscript(lines []TranscriptLine) ([]byte, error) {
+	lines := t.Lines()
 	out := make([]transcriptLineJSON, len(lines))
 	for i, l := range lines {
 		out[i] = transcriptLineJSON{AtMillis: l.At.Milliseconds(), Speaker: l.Speaker, Text: l.Text}
