@@ -158,10 +158,11 @@ func (g *Guard) create(sh *shard, k tkey, t int64, keep *[numKinds]tkey) *state 
 		s = &state{rings: make([]ring, len(g.lay[k.k].widths))}
 	}
 	s.last = t
-	sh.m[tkey{k.k, strings.Clone(k.s)}] = s
+	name := strings.Clone(k.s)
+	sh.m[tkey{k.k, name}] = s
 	if k.k == kCountry {
 		g.cmu.Lock()
-		g.countries = append(g.countries, countryRef{sh, s, strings.Clone(k.s)})
+		g.countries = append(g.countries, countryRef{sh, s, name})
 		g.cmu.Unlock()
 	}
 	return s
