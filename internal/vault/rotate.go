@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Purposes returns every key purpose, in the order keys are generated.
@@ -29,20 +30,11 @@ func Rotate(dir string, p Purpose) (string, uint32, error) {
 	if !p.valid() {
 		return "", 0, fmt.Errorf("vault: unknown key purpose %q", p)
 	}
-	entries, err := os.ReadDir(dir)
+	versions, err := fileVersions(dir, p)
 	if err != nil {
-		return "", 0, fmt.Errorf("vault: read key directory: %w", err)
+		return "", 0, err
 	}
-	var newest uint32
-	for _, e := range entries {
-		q, v, ok, err := parseKeyFileName(e.Name())
-		if err != nil {
-			return "", 0, fmt.Errorf("%w: %s: %v", ErrKeyFile, filepath.Join(dir, e.Name()), err)
-		}
-		if ok && q == p {
-			newest = max(newest, v)
-		}
-	}
+	newest := slices.Max(append(versions, 0))
 	if newest == 0 && !p.optional() {
 		return "", 0, fmt.Errorf("%w for purpose %q in %s: nothing to rotate", ErrNoKey, p, dir)
 	}
@@ -228,26 +220,14 @@ func Retire(dir string, p Purpose, v uint32) (string, error) {
 	if !p.valid() {
 		return "", fmt.Errorf("vault: unknown key purpose %q", p)
 	}
-	entries, err := os.ReadDir(dir)
+	versions, err := fileVersions(dir, p)
 	if err != nil {
-		return "", fmt.Errorf("vault: read key directory: %w", err)
-	}
-	var newest uint32
-	found := false
-	for _, e := range entries {
-		q, ver, ok, err := parseKeyFileName(e.Name())
-		if err != nil {
-			return "", fmt.Errorf("%w: %s: %v", ErrKeyFile, filepath.Join(dir, e.Name()), err)
-		}
-		if ok && q == p {
-			newest = max(newest, ver)
-			found = found || ver == v
-		}
+		return "", err
 	}
 	switch {
-	case !found:
+	case !slices.Contains(versions, v):
 		return "", fmt.Errorf("%w: no %s key version %d in %s", ErrNoKey, p, v, dir)
-	case v == newest:
+	case v == slices.Max(versions):
 		return "", fmt.Errorf("vault: %s key version %d is the newest: rotate first", p, v)
 	}
 	path := filepath.Join(dir, keyFileName(p, v))
@@ -256,6 +236,26 @@ func Retire(dir string, p Purpose, v uint32) (string, error) {
 	}
 	syncDir(dir)
 	return path, nil
+}
+
+// fileVersions lists the versions of p that have a key file in dir. A
+// malformed key file name is an error, so that a typo cannot hide a key.
+func fileVersions(dir string, p Purpose) ([]uint32, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("vault: read key directory: %w", err)
+	}
+	var out []uint32
+	for _, e := range entries {
+		q, v, ok, err := parseKeyFileName(e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrKeyFile, filepath.Join(dir, e.Name()), err)
+		}
+		if ok && q == p {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 // shred overwrites the file at path with zeros, syncs it and removes it.
