@@ -83,8 +83,8 @@ func runReencrypt(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return fmt.Errorf("%w: -batch must be 1-100000", errUsage)
 	}
 	if !*now {
-		if wait := untilLoaded(cfg.KeysDir(), time.Now()); wait > 0 {
-			return fmt.Errorf("a key was rotated moments ago: wait %s so running services load it (they would not find values under it), or pass -now if none runs", wait.Round(time.Second))
+		if err := rotatedMomentsAgo(cfg.KeysDir()); err != nil {
+			return err
 		}
 	}
 	log := newLogger(cfg.Log, stderr)
@@ -137,8 +137,8 @@ func runRetire(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return fmt.Errorf("the number keys come from $%s: remove the old version's entry there", vault.EnvVar(vault.PurposeNumber))
 	}
 	if !*now {
-		if wait := untilLoaded(cfg.KeysDir(), time.Now()); wait > 0 {
-			return fmt.Errorf("a key was rotated moments ago: wait %s so running services load it, or pass -now if none runs", wait.Round(time.Second))
+		if err := rotatedMomentsAgo(cfg.KeysDir()); err != nil {
+			return err
 		}
 	}
 	log := newLogger(cfg.Log, stderr)
@@ -184,6 +184,16 @@ func describeCounts(m map[string]int) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// rotatedMomentsAgo is an error when a key file in dir is so new that a
+// running service may not have loaded it yet (it would not find values
+// under it, or would still seal under the key about to go).
+func rotatedMomentsAgo(dir string) error {
+	if wait := untilLoaded(dir, time.Now()); wait > 0 {
+		return fmt.Errorf("a key was rotated moments ago: wait %s so running services load it, or pass -now if none runs", wait.Round(time.Second))
+	}
+	return nil
 }
 
 // untilLoaded is how long to wait until every running service has re-read
