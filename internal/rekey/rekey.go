@@ -25,6 +25,9 @@ type Table struct {
 	// the first column whenever a rewrite changes it: another table that
 	// refers to the row by that value, updated in the same transaction.
 	Also string
+	// Sealed are the indexes in Cols of the values the keyring sealed
+	// under a number key, for Holding.
+	Sealed []int
 }
 
 // Func rewrites one row. Given the values of Table.Cols (string, []byte or
@@ -127,13 +130,13 @@ func Run(ctx context.Context, st Store, keys *vault.Keyring, batch int, progress
 
 // tables lists what Run rewrites, in order: subject keys before bindings.
 var tables = []Table{
-	{Name: "subject_keys", Key: "subject_id", Cols: []string{"wrapped", "subject_id"}, Write: 1},
+	{Name: "subject_keys", Key: "subject_id", Cols: []string{"wrapped", "subject_id"}, Write: 1, Sealed: []int{0}},
 	{Name: "bindings", Key: "phone_index", Cols: []string{"phone_index", "phone_sealed", "subject_id"}, Write: 2,
-		Also: "UPDATE reveal_requests SET phone_index = ? WHERE phone_index = ?"},
+		Also: "UPDATE reveal_requests SET phone_index = ? WHERE phone_index = ?", Sealed: []int{1}}, // sealed before data keys
 	{Name: "verifications", Key: "id",
 		Cols:  []string{"phone_index", "prefix_index", "phone_sealed", "code_mac", "code_sealed", "id"},
-		Write: 5},
-	{Name: "staff", Key: "id", Cols: []string{"totp_sealed", "id"}, Write: 1},
+		Write: 5, Sealed: []int{2, 4}},
+	{Name: "staff", Key: "id", Cols: []string{"totp_sealed", "id"}, Write: 1, Sealed: []int{0}},
 }
 
 // Tables returns the tables Run rewrites.
@@ -264,15 +267,6 @@ func blobOrNil(b []byte) any {
 	return b
 }
 
-// sealedCols names, per table, the columns of Cols that hold values sealed
-// by the keyring (under a number key version).
-var sealedCols = map[string][]int{
-	"subject_keys":  {0}, // wrapped
-	"bindings":      {1}, // phone_sealed, before data keys
-	"verifications": {2, 4},
-	"staff":         {0}, // totp_sealed
-}
-
 // Holding counts, per table, the values still sealed under version v of
 // the number key: what retiring that version would make unreadable. It reads
 // in batches of batch rows and writes nothing.
@@ -283,7 +277,7 @@ func Holding(ctx context.Context, st Store, keys *vault.Keyring, v uint32, batch
 	held := make(map[string]int)
 	for _, t := range tables {
 		count := func(_ Tx, vals []any) ([]any, []byte, error) {
-			for _, i := range sealedCols[t.Name] {
+			for _, i := range t.Sealed {
 				if ver, ok := keys.SealedVersion(bytesOf(vals[i])); ok && ver == v {
 					held[t.Name]++
 				}

@@ -307,8 +307,8 @@ type tx struct {
 	wrote bool
 }
 
-// reads reports whether query only reads: it starts with SELECT.
-func reads(query string) bool {
+// readOnly reports whether query only reads: it starts with SELECT.
+func readOnly(query string) bool {
 	q := strings.TrimLeft(query, " \t\r\n")
 	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
@@ -322,7 +322,7 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
-	t.wrote = t.wrote || !reads(query)
+	t.wrote = t.wrote || !readOnly(query)
 	if s := t.stmt(query); s != nil {
 		return s.QueryContext(t.ctx, args...)
 	}
@@ -330,7 +330,7 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
-	t.wrote = t.wrote || !reads(query)
+	t.wrote = t.wrote || !readOnly(query)
 	if s := t.stmt(query); s != nil {
 		return s.QueryRowContext(t.ctx, args...)
 	}

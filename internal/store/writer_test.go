@@ -418,3 +418,19 @@ func TestWriteSavepointsOnlyWhenNeeded(t *testing.T) {
 		t.Errorf("send_log has %d rows, want 8: the 4 writes of each batch that succeeded", n)
 	}
 }
+
+// readOnly decides whether a failed fn left work to undo, so it must never
+// call a statement that writes read-only; a read taken for a write only
+// costs a savepoint pass.
+func TestReadOnly(t *testing.T) {
+	for q, want := range map[string]bool{
+		"SELECT 1": true, "\n\t  select count(*) FROM send_log": true, "SeLeCt x": true,
+		"": false, "SEL": false, "UPDATE outbox SET state = ? RETURNING id": false,
+		"INSERT INTO t SELECT 1": false, "WITH x AS (SELECT 1) SELECT * FROM x": false,
+		"DELETE FROM send_log": false, "PRAGMA wal_checkpoint": false,
+	} {
+		if got := readOnly(q); got != want {
+			t.Errorf("readOnly(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
