@@ -139,8 +139,9 @@ type ExportStore interface {
 	// CallsFrom lists the call records whose caller index is one of
 	// indexes, started from since, oldest first.
 	CallsFrom(ctx context.Context, indexes [][]byte, since time.Time) ([]*dialogue.CallRecord, error)
-	// Call reads one call record; verify.ErrNotFound if there is none.
-	Call(ctx context.Context, id string) (*dialogue.CallRecord, error)
+	// CallsTranscribedFor lists the call records whose transcript is kept
+	// for a subject, oldest first.
+	CallsTranscribedFor(ctx context.Context, subjectID string) ([]*dialogue.CallRecord, error)
 	// TranscriptsOf returns the sealed transcripts kept for a subject, by call id.
 	TranscriptsOf(ctx context.Context, subjectID string) (map[string][]byte, error)
 }
@@ -416,19 +417,18 @@ func (s *Service) exportCalls(ctx context.Context, es ExportStore, subjectID str
 			}
 		}
 	}
-	for id := range sealed {
-		if _, seen := from[id]; seen {
-			continue
-		}
-		r, err := es.Call(ctx, id)
-		if errors.Is(err, verify.ErrNotFound) {
-			continue
-		}
+	if len(sealed) > 0 {
+		// Calls from numbers no longer bound to the subject, kept for it.
+		rs, err := es.CallsTranscribedFor(ctx, subjectID)
 		if err != nil {
 			return nil, err
 		}
-		from[id] = ""
-		recs = append(recs, r)
+		for _, r := range rs {
+			if _, seen := from[r.ID]; !seen {
+				from[r.ID] = ""
+				recs = append(recs, r)
+			}
+		}
 	}
 	slices.SortFunc(recs, func(a, b *dialogue.CallRecord) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.ID, b.ID))

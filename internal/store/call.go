@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ringfence/ringfence/internal/dialogue"
-	"github.com/ringfence/ringfence/internal/verify"
 )
 
 var (
@@ -104,14 +103,9 @@ func (db *DB) listCalls(ctx context.Context, query string, args ...any) ([]*dial
 	return out, nil
 }
 
-// Call reads one call record; verify.ErrNotFound if there is none.
-func (db *DB) Call(ctx context.Context, id string) (*dialogue.CallRecord, error) {
-	rs, err := db.listCalls(ctx, `SELECT `+callColumns+` FROM calls WHERE id = ?`, id)
-	if err != nil {
-		return nil, err
-	}
-	if len(rs) == 0 {
-		return nil, verify.ErrNotFound
-	}
-	return rs[0], nil
+// CallsTranscribedFor lists the call records whose transcript is kept for
+// a subject, oldest first.
+func (db *DB) CallsTranscribedFor(ctx context.Context, subjectID string) ([]*dialogue.CallRecord, error) {
+	return db.listCalls(ctx, `SELECT `+callColumns+` FROM calls
+		WHERE id IN (SELECT call_id FROM call_transcripts WHERE subject_id = ?) ORDER BY started_at, id`, subjectID)
 }
