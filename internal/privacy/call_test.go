@@ -111,3 +111,29 @@ func TestExportCalls(t *testing.T) {
 		t.Errorf("no calls: %s", data)
 	}
 }
+
+// TestExportCallsKeptFromAnotherNumber: a call whose transcript was kept for
+// the subject from a number that is not (or no longer) bound to it is in
+// the export, without a number, beside the calls from its bound number.
+func TestExportCallsKeptFromAnotherNumber(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	bound := e.clock.Now()
+	sub := e.signup(number(1)).SubjectID
+	e.call("call_bound", number(1), bound.Add(time.Minute), "")
+	e.call("call_elsewhere", number(3), bound.Add(2*time.Minute), sub, "Hello.", "from another phone")
+	e.call("call_unkept", number(3), bound.Add(3*time.Minute), "")
+	e.clock.Advance(time.Hour)
+	login := e.prove(number(1), verify.PurposeLogin, "")
+	x, err := e.svc.Export(ctx, sub, login.ID, "key_app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := x.Export.Calls
+	if len(calls) != 2 || calls[0].ID != "call_bound" || calls[1].ID != "call_elsewhere" {
+		t.Fatalf("calls %+v, want call_bound and call_elsewhere", calls)
+	}
+	if c := calls[1]; c.From != "" || len(c.Transcript) != 2 || c.Transcript[1].Text != "from another phone" {
+		t.Errorf("the call kept from another number: %+v", c)
+	}
+}
