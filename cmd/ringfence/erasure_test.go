@@ -20,7 +20,7 @@ func signupOK(t *testing.T, c client, e164 string) string {
 		t.Fatalf("start: %d %v", st, out)
 	}
 	id := out["id"].(string)
-	if st, out = c.do("POST", "/v1/verifications/"+id+"/check", map[string]any{"code": c.devCode(e164)}); out["status"] != "approved" {
+	if st, out = c.do("POST", "/v1/verifications/"+id+"/check", map[string]any{"code": c.devCode(e164)}); st != 200 || out["status"] != "approved" || out["subject_id"] == nil {
 		t.Fatalf("check: %d %v", st, out)
 	}
 	return out["subject_id"].(string)

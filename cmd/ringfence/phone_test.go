@@ -423,15 +423,7 @@ func TestCallerDirectory(t *testing.T) {
 	defer stop()
 	c := client{t: t, base: m.URL(), key: m.DevKey}
 	const number = "+14155550123"
-	st, out := c.do("POST", "/v1/verifications", map[string]any{"phone": number, "channel": "sms", "purpose": "signup"})
-	if st != 201 {
-		t.Fatalf("start: %d %v", st, out)
-	}
-	id := out["id"].(string)
-	if st, out = c.do("POST", "/v1/verifications/"+id+"/check", map[string]any{"code": c.devCode(number)}); st != 200 || out["subject_id"] == nil {
-		t.Fatalf("check: %d %v", st, out)
-	}
-	subject := out["subject_id"].(string)
+	subject := signupOK(t, c, number)
 
 	d := &callerDirectory{keys: m.Keys, bindings: m.DB, region: "US", audience: "phone-line"}
 	ctx := context.Background()
