@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ringfence/ringfence/internal/config"
 	"github.com/ringfence/ringfence/internal/rekey"
+	"github.com/ringfence/ringfence/internal/store"
 	"github.com/ringfence/ringfence/internal/vault"
 )
 
@@ -82,13 +84,7 @@ func runReencrypt(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if *batch <= 0 || *batch > 100_000 {
 		return fmt.Errorf("%w: -batch must be 1-100000", errUsage)
 	}
-	if !*now {
-		if err := rotatedMomentsAgo(cfg.KeysDir()); err != nil {
-			return err
-		}
-	}
-	log := newLogger(cfg.Log, stderr)
-	keys, db, err := openData(ctx, cfg, log, getenv)
+	keys, db, err := openForKeyWork(ctx, cfg, *now, stderr, getenv)
 	if err != nil {
 		return err
 	}
@@ -136,13 +132,7 @@ func runRetire(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if getenv(vault.EnvVar(vault.PurposeNumber)) != "" {
 		return fmt.Errorf("the number keys come from $%s: remove the old version's entry there", vault.EnvVar(vault.PurposeNumber))
 	}
-	if !*now {
-		if err := rotatedMomentsAgo(cfg.KeysDir()); err != nil {
-			return err
-		}
-	}
-	log := newLogger(cfg.Log, stderr)
-	keys, db, err := openData(ctx, cfg, log, getenv)
+	keys, db, err := openForKeyWork(ctx, cfg, *now, stderr, getenv)
 	if err != nil {
 		return err
 	}
@@ -186,14 +176,17 @@ func describeCounts(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// rotatedMomentsAgo is an error when a key file in dir is so new that a
-// running service may not have loaded it yet (it would not find values
-// under it, or would still seal under the key about to go).
-func rotatedMomentsAgo(dir string) error {
-	if wait := untilLoaded(dir, time.Now()); wait > 0 {
-		return fmt.Errorf("a key was rotated moments ago: wait %s so running services load it, or pass -now if none runs", wait.Round(time.Second))
+// openForKeyWork opens the keys and the database for a re-encryption or a
+// retirement. Unless now, it refuses while a key file in the key folder is
+// so new that a running service may not have loaded it yet (it would not
+// find values under it, or would still seal under the key about to go).
+func openForKeyWork(ctx context.Context, cfg config.Config, now bool, stderr io.Writer, getenv func(string) string) (*vault.Keyring, *store.DB, error) {
+	if !now {
+		if wait := untilLoaded(cfg.KeysDir(), time.Now()); wait > 0 {
+			return nil, nil, fmt.Errorf("a key was rotated moments ago: wait %s so running services load it, or pass -now if none runs", wait.Round(time.Second))
+		}
 	}
-	return nil
+	return openData(ctx, cfg, newLogger(cfg.Log, stderr), getenv)
 }
 
 // untilLoaded is how long to wait until every running service has re-read
